@@ -1,0 +1,1 @@
+"""Layer building bricks: builders, registries' members and small layer classes."""

@@ -1,0 +1,99 @@
+"""Typed structured configs for every layer type, and their Hydra config groups.
+
+This package never imports torch (Hydra imports it through hydra_cnn's search-path plugin in
+every app). What it holds:
+
+- one dataclass per registered type (``GNConf``, ``LeakyReLUConf``, ...; see
+  :mod:`hydra_cnn.configs.layers` for the field rules); each instantiates to a factory;
+- the option table: every dataclass is the schema of a YAML option in ``conf/<group>/``
+  (``layers/norm/gn.yaml``), typed at compose time with no extra call;
+- :func:`register_configs`, which stores the same options under a user's group paths
+  (``model/norm=gn``);
+- configs generated from the signature of any class a user registers later.
+
+Use them in your own structured configs through an ``Any`` field with a default factory::
+
+    @dataclass
+    class MyNetConf:
+        norm: Any = field(default_factory=GNConf)
+        act: Any = field(default_factory=ReLUConf)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import typing
+from typing import Any
+
+from hydra_cnn.configs.layers import *  # noqa: F403
+from hydra_cnn.configs.layers import LAYER_CONFS, MISSING
+from hydra_cnn.configs.store import register_configs
+
+__all__ = [  # noqa: F405 (the dataclasses come from layers.py)
+    "LAYER_CONFS", "MISSING", "builtin_confs", "field_types", "option_table", "register_configs",
+    "schema_for",
+    "BNConf", "BN1dConf", "BN2dConf", "BN3dConf", "BilinearUpsampleConf", "ClampConf",
+    "ClipConf", "Conv1dConf", "Conv2dAdaptivePaddingConf", "Conv2dConf", "Conv3dConf",
+    "ConvAWSConf", "ConvConf", "ConvTranspose2dConf", "ConvTranspose3dConf", "ConvWSConf",
+    "Deconv3dConf", "Deconv3dUpsampleConf", "DeconvConf", "DeconvUpsampleConf", "ELUConf",
+    "GELUConf", "GNConf", "HSigmoidConf", "HSwishConf", "IN1dConf", "IN2dConf", "IN3dConf",
+    "INConf", "LN2dConf", "LNConf", "LeakyReLUConf", "MishConf", "NearestUpsampleConf",
+    "PReLUConf", "PixelShuffleConf", "RReLUConf", "ReLU6Conf", "ReLUConf", "ReflectPadConf",
+    "ReplicatePadConf", "SiLUConf", "SigmoidConf", "SwishConf", "SyncBNConf", "TanhConf",
+    "ZeroPadConf",
+]
+
+# Extra schema tables (blocks, initializers, models) append here from their own modules.
+_EXTRA_MODULES = ("hydra_cnn.configs.blocks", "hydra_cnn.configs.init")
+
+
+def builtin_confs() -> list[type]:
+    """Every shipped structured config class (layers, blocks, initializers)."""
+    import importlib
+    import importlib.util
+
+    confs = list(LAYER_CONFS)
+    for mod in _EXTRA_MODULES:
+        if importlib.util.find_spec(mod) is not None:
+            confs.extend(importlib.import_module(mod).CONFS)
+    return confs
+
+
+def option_table() -> list[tuple[str, str, type]]:
+    """``(group, option, dataclass)`` for every option: shipped ones, then user-registered ones."""
+    from hydra_cnn.configs.auto import user_confs
+
+    rows = [(c._group_, c._option_, c) for c in builtin_confs()]
+    rows += [(c._group_, c._option_, c) for c in user_confs()]
+    return rows
+
+
+@functools.cache
+def _builtin_by_type() -> dict[tuple[str, str], type]:
+    return {(c._group_, c.type): c for c in builtin_confs() if isinstance(c.type, str)}
+
+
+def schema_for(group: str | None, type_name: str) -> type | None:
+    """The structured config class for registry type ``type_name`` in ``group``, if any."""
+    if group is None:
+        return None
+    from hydra_cnn.configs.auto import user_conf
+
+    return user_conf(group, type_name) or _builtin_by_type().get((group, type_name))
+
+
+@functools.lru_cache(maxsize=512)
+def _hints(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {
+        f.name: hints[f.name]
+        for f in dataclasses.fields(cls)
+        if f.name not in ("_target_", "_partial_", "type")
+    }
+
+
+def field_types(group: str | None, type_name: str) -> dict[str, Any] | None:
+    """Field name -> annotation of ``type_name``'s config (None when it has no config)."""
+    cls = schema_for(group, type_name)
+    return None if cls is None else _hints(cls)

@@ -1,0 +1,146 @@
+"""Structured configs generated for classes that users register.
+
+``@UPSAMPLE_LAYERS.register_module() class MyUpsample`` calls :func:`on_register`, which makes
+a dataclass from the constructor's signature (late sizes omitted, as for the shipped configs)
+and stores it as the option ``layers/upsample/my_upsample``, so
+``layers/upsample=my_upsample`` works from YAML and the command line with no dataclass written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+import types
+import typing
+from typing import TYPE_CHECKING, Any, ClassVar, Optional
+
+from hydra_cnn.configs.layers import MISSING
+
+if TYPE_CHECKING:
+    from hydra_cnn.registry import Registry
+
+__all__ = ["on_register", "snake_case", "user_conf", "user_confs"]
+
+# group -> (target, arguments the builder or block passes, so omitted from the config)
+FAMILIES: dict[str, tuple[str, frozenset[str]]] = {
+    "layers/conv": (
+        "hydra_cnn.make_conv",
+        frozenset({"in_channels", "out_channels", "kernel_size", "stride", "padding"}),
+    ),
+    "layers/norm": (
+        "hydra_cnn.make_norm",
+        frozenset({"num_features", "num_channels", "normalized_shape"}),
+    ),
+    "layers/act": ("hydra_cnn.make_act", frozenset()),
+    "layers/upsample": (
+        "hydra_cnn.make_upsample",
+        frozenset({"in_channels", "out_channels", "kernel_size", "stride", "padding"}),
+    ),
+    "layers/padding": ("hydra_cnn.make_padding", frozenset({"padding"})),
+}
+
+_USER: dict[tuple[str, str], type] = {}
+
+
+def snake_case(name: str) -> str:
+    """``MyUpsample`` -> ``my_upsample``, ``FancyReLU`` -> ``fancy_relu``, ``GN2`` -> ``gn2``."""
+    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    s = re.sub(r"([a-z\d])([A-Z])", r"\1_\2", s)
+    return re.sub(r"[^0-9a-zA-Z]+", "_", s).strip("_").lower()
+
+
+_SIMPLE = (int, float, bool, str)
+
+
+def _field_type(annotation: Any) -> Any:
+    """A type OmegaConf 2.3 can validate, or Any."""
+    if annotation in _SIMPLE:
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1 and args[0] in _SIMPLE and len(typing.get_args(annotation)) == 2:
+            return Optional[args[0]]  # noqa: UP045
+    return Any
+
+
+def _yaml_safe(value: Any) -> bool:
+    if value is None or isinstance(value, _SIMPLE):
+        return True
+    if isinstance(value, list | tuple):
+        return all(_yaml_safe(v) for v in value)
+    return False
+
+
+def make_conf(group: str, type_name: str, cls: Any, option: str) -> type:
+    """Build a dataclass config for ``cls`` registered as ``type_name`` in ``group``."""
+    target, late = FAMILIES[group]
+    try:
+        params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        params = ()  # type: ignore[assignment]
+    try:
+        hints = typing.get_type_hints(cls.__init__) if inspect.isclass(cls) else typing.get_type_hints(cls)
+    except Exception:  # unresolvable string annotations: fall back to Any
+        hints = {}
+    fields: list[tuple[str, Any, Any]] = [
+        ("_target_", str, dataclasses.field(default=target)),
+        ("_partial_", bool, dataclasses.field(default=True)),
+        ("type", str, dataclasses.field(default=type_name)),
+    ]
+    for p in params:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in late or p.name == "self":
+            continue
+        if p.name in ("_target_", "_partial_", "type"):
+            continue
+        if p.name == "inplace" and group == "layers/act":
+            fields.append((p.name, Optional[bool], dataclasses.field(default=None)))  # noqa: UP045
+            continue
+        tp = _field_type(hints.get(p.name, Any))
+        if p.default is p.empty:
+            fields.append((p.name, tp, dataclasses.field(default=MISSING)))
+        elif _yaml_safe(p.default):
+            default = list(p.default) if isinstance(p.default, tuple) else p.default
+            if isinstance(default, list):
+                fields.append((p.name, Any, dataclasses.field(default_factory=lambda d=default: list(d))))
+            else:
+                if default is None and tp is not Any:
+                    tp = Optional[tp]  # noqa: UP045
+                fields.append((p.name, tp, dataclasses.field(default=default)))
+        # a default that YAML cannot express (an object) stays the class's own default
+    name = f"{cls.__name__}Conf" if type_name == cls.__name__ else f"{type_name}Conf"
+    conf = dataclasses.make_dataclass(
+        re.sub(r"\W", "_", name), fields, namespace={
+            "_group_": group, "_option_": option, "__doc__": f"Generated config for {type_name}.",
+        }
+    )
+    conf.__annotations__["_group_"] = ClassVar[str]
+    conf.__annotations__["_option_"] = ClassVar[str]
+    conf.__module__ = getattr(cls, "__module__", __name__)
+    return conf
+
+
+def on_register(registry: Registry, names: list[str], cls: Any, config_name: str | None) -> None:
+    """Generate and store a config option for each name a user just registered."""
+    group = registry.config_group
+    if group is None or group not in FAMILIES:
+        return
+    from hydra_cnn.configs import _hints
+    from hydra_cnn.configs.store import store_option
+
+    for i, type_name in enumerate(names):
+        option = config_name if (config_name and i == 0) else snake_case(type_name)
+        conf = make_conf(group, type_name, cls, option)
+        _USER[(group, type_name)] = conf
+        _hints.cache_clear()
+        store_option(group, option, conf)
+
+
+def user_conf(group: str, type_name: str) -> type | None:
+    """The generated config for a user-registered type, if any."""
+    return _USER.get((group, type_name))
+
+
+def user_confs() -> list[type]:
+    """Every generated config, in registration order."""
+    return list(_USER.values())

@@ -1,0 +1,593 @@
+"""Structured configs (dataclasses) for every registered layer type.
+
+Each class mirrors its layer's constructor (fields, types, defaults) with three documented
+exceptions:
+
+1. late sizes and the arguments a block passes are omitted: a conv config has no
+   ``in_channels``, ``out_channels``, ``kernel_size``, ``stride`` or ``padding``; a norm config
+   has no ``num_features``/``num_channels``/``normalized_shape``; a padding config has no
+   ``padding``; an upsample config has no channels (``deconv``) and no ``mode`` (the type is the
+   mode);
+2. ``inplace: Optional[bool] = None`` means "the block decides" (the class default otherwise);
+3. ``GNConf.num_groups`` defaults to 32.
+
+Builder keys that are not constructor arguments are fields too: ``type`` everywhere and
+``requires_grad`` on norms. Runtime-only arguments that cannot come from YAML
+(``SyncBatchNorm.process_group``) are left out. ``device``/``dtype`` accept strings
+(``'cpu'``, ``'bfloat16'``).
+
+Every config instantiates to a factory: ``_partial_`` is true and ``_target_`` is the
+family's ``make_*`` builder, which resolves ``type`` in the registry.
+
+    >>> from hydra.utils import instantiate
+    >>> norm = instantiate(GNConf(num_groups=4))     # doctest: +SKIP
+    >>> norm(16)                                     # doctest: +SKIP
+    GroupNorm(4, 16, eps=1e-05, affine=True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Optional
+
+MISSING: Any = "???"  # omegaconf.MISSING, without importing omegaconf
+
+# ruff: noqa: UP045  (Optional[...] reads better in config schemas and OmegaConf supports it)
+
+
+# --- conv -----------------------------------------------------------------------------------
+@dataclass
+class _ConvBase:
+    _group_: ClassVar[str] = "layers/conv"
+    _option_: ClassVar[str] = ""
+    _target_: str = "hydra_cnn.make_conv"
+    _partial_: bool = True
+    type: str = MISSING
+    dilation: Any = 1
+    groups: int = 1
+    bias: bool = True
+    padding_mode: str = "zeros"
+    device: Any = None
+    dtype: Any = None
+
+
+@dataclass
+class ConvConf(_ConvBase):
+    """``Conv`` (= ``nn.Conv2d``)."""
+
+    _option_: ClassVar[str] = "conv"
+    type: str = "Conv"
+
+
+@dataclass
+class Conv1dConf(_ConvBase):
+    """``nn.Conv1d``."""
+
+    _option_: ClassVar[str] = "conv1d"
+    type: str = "Conv1d"
+
+
+@dataclass
+class Conv2dConf(_ConvBase):
+    """``nn.Conv2d``."""
+
+    _option_: ClassVar[str] = "conv2d"
+    type: str = "Conv2d"
+
+
+@dataclass
+class Conv3dConf(_ConvBase):
+    """``nn.Conv3d``."""
+
+    _option_: ClassVar[str] = "conv3d"
+    type: str = "Conv3d"
+
+
+@dataclass
+class ConvWSConf(_ConvBase):
+    """``ConvWS2d``: weight-standardised conv (GN+WS models)."""
+
+    _option_: ClassVar[str] = "conv_ws"
+    type: str = "ConvWS"
+    eps: float = 1e-5
+
+
+@dataclass
+class ConvAWSConf(_ConvBase):
+    """``ConvAWS2d``: adaptive weight-standardised conv."""
+
+    _option_: ClassVar[str] = "conv_aws"
+    type: str = "ConvAWS"
+
+
+@dataclass
+class Conv2dAdaptivePaddingConf:
+    """``Conv2dAdaptivePadding``: TensorFlow "SAME" padding."""
+
+    _group_: ClassVar[str] = "layers/conv"
+    _option_: ClassVar[str] = "conv2d_adaptive_padding"
+    _target_: str = "hydra_cnn.make_conv"
+    _partial_: bool = True
+    type: str = "Conv2dAdaptivePadding"
+    dilation: Any = 1
+    groups: int = 1
+    bias: bool = True
+    device: Any = None
+    dtype: Any = None
+
+
+@dataclass
+class _DeconvBase:
+    _group_: ClassVar[str] = "layers/conv"
+    _option_: ClassVar[str] = ""
+    _target_: str = "hydra_cnn.make_conv"
+    _partial_: bool = True
+    type: str = MISSING
+    output_padding: Any = 0
+    groups: int = 1
+    bias: bool = True
+    dilation: Any = 1
+    padding_mode: str = "zeros"
+    device: Any = None
+    dtype: Any = None
+
+
+@dataclass
+class DeconvConf(_DeconvBase):
+    """``deconv`` (= ``nn.ConvTranspose2d``) as a conv layer."""
+
+    _option_: ClassVar[str] = "deconv"
+    type: str = "deconv"
+
+
+@dataclass
+class Deconv3dConf(_DeconvBase):
+    """``deconv3d`` (= ``nn.ConvTranspose3d``) as a conv layer."""
+
+    _option_: ClassVar[str] = "deconv3d"
+    type: str = "deconv3d"
+
+
+@dataclass
+class ConvTranspose2dConf(_DeconvBase):
+    """``nn.ConvTranspose2d``."""
+
+    _option_: ClassVar[str] = "conv_transpose2d"
+    type: str = "ConvTranspose2d"
+
+
+@dataclass
+class ConvTranspose3dConf(_DeconvBase):
+    """``nn.ConvTranspose3d``."""
+
+    _option_: ClassVar[str] = "conv_transpose3d"
+    type: str = "ConvTranspose3d"
+
+
+# --- norm -----------------------------------------------------------------------------------
+@dataclass
+class _BatchNormBase:
+    _group_: ClassVar[str] = "layers/norm"
+    _option_: ClassVar[str] = ""
+    _target_: str = "hydra_cnn.make_norm"
+    _partial_: bool = True
+    type: str = MISSING
+    eps: float = 1e-5
+    momentum: Optional[float] = 0.1
+    affine: bool = True
+    track_running_stats: bool = True
+    device: Any = None
+    dtype: Any = None
+    bias: bool = True
+    requires_grad: bool = True
+
+
+@dataclass
+class BNConf(_BatchNormBase):
+    """``BN`` (= ``nn.BatchNorm2d``)."""
+
+    _option_: ClassVar[str] = "bn"
+    type: str = "BN"
+
+
+@dataclass
+class BN1dConf(_BatchNormBase):
+    """``nn.BatchNorm1d``."""
+
+    _option_: ClassVar[str] = "bn1d"
+    type: str = "BN1d"
+
+
+@dataclass
+class BN2dConf(_BatchNormBase):
+    """``nn.BatchNorm2d``."""
+
+    _option_: ClassVar[str] = "bn2d"
+    type: str = "BN2d"
+
+
+@dataclass
+class BN3dConf(_BatchNormBase):
+    """``nn.BatchNorm3d``."""
+
+    _option_: ClassVar[str] = "bn3d"
+    type: str = "BN3d"
+
+
+@dataclass
+class SyncBNConf(_BatchNormBase):
+    """``nn.SyncBatchNorm`` (``process_group`` is a runtime object, not a config field)."""
+
+    _option_: ClassVar[str] = "sync_bn"
+    type: str = "SyncBN"
+
+
+@dataclass
+class GNConf:
+    """``nn.GroupNorm``; ``num_groups`` defaults to 32 and must divide the channel count."""
+
+    _group_: ClassVar[str] = "layers/norm"
+    _option_: ClassVar[str] = "gn"
+    _target_: str = "hydra_cnn.make_norm"
+    _partial_: bool = True
+    type: str = "GN"
+    num_groups: int = 32
+    eps: float = 1e-5
+    affine: bool = True
+    device: Any = None
+    dtype: Any = None
+    bias: bool = True
+    requires_grad: bool = True
+
+
+@dataclass
+class _LayerNormBase:
+    _group_: ClassVar[str] = "layers/norm"
+    _option_: ClassVar[str] = ""
+    _target_: str = "hydra_cnn.make_norm"
+    _partial_: bool = True
+    type: str = MISSING
+    eps: float = 1e-5
+    elementwise_affine: bool = True
+    bias: bool = True
+    device: Any = None
+    dtype: Any = None
+    requires_grad: bool = True
+
+
+@dataclass
+class LNConf(_LayerNormBase):
+    """``nn.LayerNorm`` over the trailing dimension (for token features, not conv maps)."""
+
+    _option_: ClassVar[str] = "ln"
+    type: str = "LN"
+
+
+@dataclass
+class LN2dConf(_LayerNormBase):
+    """``LayerNorm2d``: LayerNorm over the channels of NCHW maps."""
+
+    _option_: ClassVar[str] = "ln2d"
+    type: str = "LN2d"
+
+
+@dataclass
+class _InstanceNormBase:
+    _group_: ClassVar[str] = "layers/norm"
+    _option_: ClassVar[str] = ""
+    _target_: str = "hydra_cnn.make_norm"
+    _partial_: bool = True
+    type: str = MISSING
+    eps: float = 1e-5
+    momentum: float = 0.1
+    affine: bool = False
+    track_running_stats: bool = False
+    device: Any = None
+    dtype: Any = None
+    bias: bool = True
+    requires_grad: bool = True
+
+
+@dataclass
+class INConf(_InstanceNormBase):
+    """``IN`` (= ``nn.InstanceNorm2d``)."""
+
+    _option_: ClassVar[str] = "in"
+    type: str = "IN"
+
+
+@dataclass
+class IN1dConf(_InstanceNormBase):
+    """``nn.InstanceNorm1d``."""
+
+    _option_: ClassVar[str] = "in1d"
+    type: str = "IN1d"
+
+
+@dataclass
+class IN2dConf(_InstanceNormBase):
+    """``nn.InstanceNorm2d``."""
+
+    _option_: ClassVar[str] = "in2d"
+    type: str = "IN2d"
+
+
+@dataclass
+class IN3dConf(_InstanceNormBase):
+    """``nn.InstanceNorm3d``."""
+
+    _option_: ClassVar[str] = "in3d"
+    type: str = "IN3d"
+
+
+# --- activation -----------------------------------------------------------------------------
+@dataclass
+class _ActBase:
+    _group_: ClassVar[str] = "layers/act"
+    _option_: ClassVar[str] = ""
+    _target_: str = "hydra_cnn.make_act"
+    _partial_: bool = True
+    type: str = MISSING
+
+
+@dataclass
+class ReLUConf(_ActBase):
+    """``nn.ReLU``."""
+
+    _option_: ClassVar[str] = "relu"
+    type: str = "ReLU"
+    inplace: Optional[bool] = None
+
+
+@dataclass
+class LeakyReLUConf(_ActBase):
+    """``nn.LeakyReLU``."""
+
+    _option_: ClassVar[str] = "leaky_relu"
+    type: str = "LeakyReLU"
+    negative_slope: float = 0.01
+    inplace: Optional[bool] = None
+
+
+@dataclass
+class PReLUConf(_ActBase):
+    """``nn.PReLU`` (one learnable slope per ``num_parameters``)."""
+
+    _option_: ClassVar[str] = "prelu"
+    type: str = "PReLU"
+    num_parameters: int = 1
+    init: float = 0.25
+    device: Any = None
+    dtype: Any = None
+
+
+@dataclass
+class RReLUConf(_ActBase):
+    """``nn.RReLU``."""
+
+    _option_: ClassVar[str] = "rrelu"
+    type: str = "RReLU"
+    lower: float = 0.125
+    upper: float = 1.0 / 3.0
+    inplace: Optional[bool] = None
+
+
+@dataclass
+class ReLU6Conf(_ActBase):
+    """``nn.ReLU6``."""
+
+    _option_: ClassVar[str] = "relu6"
+    type: str = "ReLU6"
+    inplace: Optional[bool] = None
+
+
+@dataclass
+class ELUConf(_ActBase):
+    """``nn.ELU``."""
+
+    _option_: ClassVar[str] = "elu"
+    type: str = "ELU"
+    alpha: float = 1.0
+    inplace: Optional[bool] = None
+
+
+@dataclass
+class SigmoidConf(_ActBase):
+    """``nn.Sigmoid``."""
+
+    _option_: ClassVar[str] = "sigmoid"
+    type: str = "Sigmoid"
+
+
+@dataclass
+class TanhConf(_ActBase):
+    """``nn.Tanh``."""
+
+    _option_: ClassVar[str] = "tanh"
+    type: str = "Tanh"
+
+
+@dataclass
+class GELUConf(_ActBase):
+    """``nn.GELU`` (``approximate``: ``'none'`` or ``'tanh'``)."""
+
+    _option_: ClassVar[str] = "gelu"
+    type: str = "GELU"
+    approximate: str = "none"
+
+
+@dataclass
+class SiLUConf(_ActBase):
+    """``nn.SiLU``."""
+
+    _option_: ClassVar[str] = "silu"
+    type: str = "SiLU"
+    inplace: Optional[bool] = None
+
+
+@dataclass
+class SwishConf(_ActBase):
+    """``Swish``: ``x * sigmoid(x)``."""
+
+    _option_: ClassVar[str] = "swish"
+    type: str = "Swish"
+
+
+@dataclass
+class HSwishConf(_ActBase):
+    """``HSwish``: ``x * relu6(x + 3) / 6``."""
+
+    _option_: ClassVar[str] = "hswish"
+    type: str = "HSwish"
+    inplace: Optional[bool] = None
+
+
+@dataclass
+class HSigmoidConf(_ActBase):
+    """``HSigmoid``: ``clamp((x + bias) / divisor, min_value, max_value)``."""
+
+    _option_: ClassVar[str] = "hsigmoid"
+    type: str = "HSigmoid"
+    bias: float = 3.0
+    divisor: float = 6.0
+    min_value: float = 0.0
+    max_value: float = 1.0
+
+
+@dataclass
+class MishConf(_ActBase):
+    """``nn.Mish``."""
+
+    _option_: ClassVar[str] = "mish"
+    type: str = "Mish"
+    inplace: Optional[bool] = None
+
+
+@dataclass
+class ClampConf(_ActBase):
+    """``Clamp``: clamp to ``[min, max]``."""
+
+    _option_: ClassVar[str] = "clamp"
+    type: str = "Clamp"
+    min: float = -1.0
+    max: float = 1.0
+
+
+@dataclass
+class ClipConf(ClampConf):
+    """``Clip`` (= ``Clamp``)."""
+
+    _option_: ClassVar[str] = "clip"
+    type: str = "Clip"
+
+
+# --- upsample -------------------------------------------------------------------------------
+@dataclass
+class _UpsampleBase:
+    _group_: ClassVar[str] = "layers/upsample"
+    _option_: ClassVar[str] = ""
+    _target_: str = "hydra_cnn.make_upsample"
+    _partial_: bool = True
+    type: str = MISSING
+    size: Any = None
+    scale_factor: Any = None
+    align_corners: Optional[bool] = None
+    recompute_scale_factor: Optional[bool] = None
+
+
+@dataclass
+class NearestUpsampleConf(_UpsampleBase):
+    """``nn.Upsample(mode='nearest')``; set ``scale_factor`` or ``size``."""
+
+    _option_: ClassVar[str] = "nearest"
+    type: str = "nearest"
+
+
+@dataclass
+class BilinearUpsampleConf(_UpsampleBase):
+    """``nn.Upsample(mode='bilinear')``; set ``scale_factor`` or ``size``."""
+
+    _option_: ClassVar[str] = "bilinear"
+    type: str = "bilinear"
+
+
+@dataclass
+class PixelShuffleConf:
+    """``PixelShufflePack``: conv to ``out * s**2`` channels, then pixel shuffle."""
+
+    _group_: ClassVar[str] = "layers/upsample"
+    _option_: ClassVar[str] = "pixel_shuffle"
+    _target_: str = "hydra_cnn.make_upsample"
+    _partial_: bool = True
+    type: str = "pixel_shuffle"
+    scale_factor: int = MISSING
+    upsample_kernel: int = MISSING
+    device: Any = None
+    dtype: Any = None
+
+
+@dataclass
+class DeconvUpsampleConf(_DeconvBase):
+    """``deconv`` (= ``nn.ConvTranspose2d``) as an upsampling layer."""
+
+    _group_: ClassVar[str] = "layers/upsample"
+    _option_: ClassVar[str] = "deconv"
+    _target_: str = "hydra_cnn.make_upsample"
+    type: str = "deconv"
+
+
+@dataclass
+class Deconv3dUpsampleConf(_DeconvBase):
+    """``deconv3d`` (= ``nn.ConvTranspose3d``) as an upsampling layer."""
+
+    _group_: ClassVar[str] = "layers/upsample"
+    _option_: ClassVar[str] = "deconv3d"
+    _target_: str = "hydra_cnn.make_upsample"
+    type: str = "deconv3d"
+
+
+# --- padding --------------------------------------------------------------------------------
+@dataclass
+class _PadBase:
+    _group_: ClassVar[str] = "layers/padding"
+    _option_: ClassVar[str] = ""
+    _target_: str = "hydra_cnn.make_padding"
+    _partial_: bool = True
+    type: str = MISSING
+
+
+@dataclass
+class ZeroPadConf(_PadBase):
+    """``nn.ZeroPad2d``; call as ``pad(padding)``."""
+
+    _option_: ClassVar[str] = "zero"
+    type: str = "zero"
+
+
+@dataclass
+class ReflectPadConf(_PadBase):
+    """``nn.ReflectionPad2d``; call as ``pad(padding)``."""
+
+    _option_: ClassVar[str] = "reflect"
+    type: str = "reflect"
+
+
+@dataclass
+class ReplicatePadConf(_PadBase):
+    """``nn.ReplicationPad2d``; call as ``pad(padding)``."""
+
+    _option_: ClassVar[str] = "replicate"
+    type: str = "replicate"
+
+
+LAYER_CONFS: tuple[type, ...] = (
+    ConvConf, Conv1dConf, Conv2dConf, Conv3dConf, ConvWSConf, ConvAWSConf,
+    Conv2dAdaptivePaddingConf, DeconvConf, Deconv3dConf, ConvTranspose2dConf, ConvTranspose3dConf,
+    BNConf, BN1dConf, BN2dConf, BN3dConf, SyncBNConf, GNConf, LNConf, LN2dConf,
+    INConf, IN1dConf, IN2dConf, IN3dConf,
+    ReLUConf, LeakyReLUConf, PReLUConf, RReLUConf, ReLU6Conf, ELUConf, SigmoidConf, TanhConf,
+    GELUConf, SiLUConf, SwishConf, HSwishConf, HSigmoidConf, MishConf, ClampConf, ClipConf,
+    NearestUpsampleConf, BilinearUpsampleConf, PixelShuffleConf, DeconvUpsampleConf,
+    Deconv3dUpsampleConf,
+    ZeroPadConf, ReflectPadConf, ReplicatePadConf,
+)
