@@ -39,6 +39,9 @@ _add("hydra_cnn.bricks.upsample", "build_upsample_layer", "make_upsample", "Pixe
 _add("hydra_cnn.bricks.padding", "build_padding_layer", "make_padding")
 _add("hydra_cnn.bricks.plugin", "build_plugin_layer")
 _add("hydra_cnn.bricks.scale", "Scale")
+_add("hydra_cnn.bricks.conv_module", "ConvModule", "DepthwiseSeparableConvModule")
+_add("hydra_cnn.bricks.fusion", "fuse_conv_bn", "revert_sync_batchnorm", "convert_sync_batchnorm")
+_add("hydra_cnn.configs.blocks", "ConvModuleConf", "DepthwiseSeparableConvModuleConf")
 _add("hydra_cnn.validation", "validate")
 _add("hydra_cnn.configs", "register_configs")
 _CONF_NAMES = (

@@ -369,5 +369,5 @@ PADDING_LAYERS = Registry(
     "padding layer", loader="hydra_cnn.bricks.padding", config_group="layers/padding"
 )
 PLUGIN_LAYERS = Registry("plugin layer", loader="hydra_cnn.bricks.plugin")
-INITIALIZERS = Registry("initializer")
+INITIALIZERS = Registry("initializer", loader="hydra_cnn.init.initializers", config_group="init")
 MODELS = Registry("model")

@@ -31,7 +31,7 @@ from hydra_cnn.configs.layers import LAYER_CONFS, MISSING
 from hydra_cnn.configs.store import register_configs
 
 __all__ = [  # noqa: F405 (the dataclasses come from layers.py)
-    "LAYER_CONFS", "MISSING", "builtin_confs", "field_types", "option_table", "register_configs",
+    "GROUP_REGISTRY", "LAYER_CONFS", "MISSING", "builtin_confs", "field_types", "option_table", "register_configs",
     "schema_for",
     "BNConf", "BN1dConf", "BN2dConf", "BN3dConf", "BilinearUpsampleConf", "ClampConf",
     "ClipConf", "Conv1dConf", "Conv2dAdaptivePaddingConf", "Conv2dConf", "Conv3dConf",
@@ -43,6 +43,17 @@ __all__ = [  # noqa: F405 (the dataclasses come from layers.py)
     "ReplicatePadConf", "SiLUConf", "SigmoidConf", "SwishConf", "SyncBNConf", "TanhConf",
     "ZeroPadConf",
 ]
+
+# config group -> name of the registry (in hydra_cnn.registry) whose types its options select
+GROUP_REGISTRY: dict[str, str] = {
+    "layers/conv": "CONV_LAYERS",
+    "layers/norm": "NORM_LAYERS",
+    "layers/act": "ACTIVATION_LAYERS",
+    "layers/upsample": "UPSAMPLE_LAYERS",
+    "layers/padding": "PADDING_LAYERS",
+    "layers/block": "PLUGIN_LAYERS",
+    "init": "INITIALIZERS",
+}
 
 # Extra schema tables (blocks, initializers, models) append here from their own modules.
 _EXTRA_MODULES = ("hydra_cnn.configs.blocks", "hydra_cnn.configs.init")

@@ -1,0 +1,38 @@
+# hydra_cnn developer commands. Each target creates .venv on first use.
+# torch is installed first and pinned (a CPU build on this kind of machine).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH ?= torch==2.13.0
+EXTRAS ?= dev,safetensors,examples
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench yaml clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) examples/layers_demo.py layers/norm=gn layers.norm.num_groups=4 layers/act=leaky_relu
+	$(PY) examples/layers_demo.py -m layers/norm=bn,ln2d layers/act=relu,gelu hydra.sweep.dir=outputs/demo-sweep
+
+test: $(STAMP)
+	$(PY) -m pytest -q --durations=15
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py $(if $(QUICK),--quick,)
+
+# Regenerate the shipped YAML options from the dataclasses in hydra_cnn/configs.
+yaml: $(STAMP)
+	$(PY) -m hydra_cnn.configs.yaml_files
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info outputs multirun .pytest_cache .mypy_cache .ruff_cache

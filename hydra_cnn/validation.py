@@ -1,0 +1,173 @@
+"""``validate(cfg)``: check a config tree against its targets' signatures, building nothing.
+
+Hydra's typed configs catch wrong value types and unknown keys of structured nodes at compose
+time. What they cannot catch (keys force-added with ``+key=``, plain YAML without a schema, an
+unknown registry ``type``, a wrong argument for a ``_partial_`` factory that would only fail
+when the model calls it) is caught here, before anything is built::
+
+    >>> validate({"_target_": "hydra_cnn.make_norm", "_partial_": True, "type": "GN",
+    ...           "num_grups": 2})                                      # doctest: +SKIP
+    ConfigValidationError: layers.norm: GN got an unexpected key 'num_grups' ... 'num_groups'?
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from hydra_cnn.registry import Registry, closest_match
+
+__all__ = ["ConfigValidationError", "validate"]
+
+_MISSING = "???"
+# mmcv-style dict arguments whose ``type`` is looked up in a registry
+_CFG_ARGS = {
+    "conv_cfg": "CONV_LAYERS",
+    "norm_cfg": "NORM_LAYERS",
+    "act_cfg": "ACTIVATION_LAYERS",
+    "dw_norm_cfg": "NORM_LAYERS",
+    "dw_act_cfg": "ACTIVATION_LAYERS",
+    "pw_norm_cfg": "NORM_LAYERS",
+    "pw_act_cfg": "ACTIVATION_LAYERS",
+}
+
+
+class ConfigValidationError(TypeError, ValueError):
+    """A config does not fit its targets. Lists every problem as ``path: message``.
+
+    Subclasses both ``TypeError`` (unknown keys, wrong types) and ``ValueError`` (bad values).
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            f"{len(problems)} problem(s) in the config:\n" + "\n".join(f"  {p}" for p in problems)
+        )
+
+
+def _to_plain(cfg: Any) -> Any:
+    if type(cfg).__module__.startswith("omegaconf") or dataclasses.is_dataclass(cfg):
+        from omegaconf import OmegaConf
+
+        node = OmegaConf.structured(cfg) if dataclasses.is_dataclass(cfg) else cfg
+        return OmegaConf.to_container(node, resolve=True, throw_on_missing=False)
+    return cfg
+
+
+@functools.lru_cache(maxsize=256)
+def _locate(path: str) -> Callable[..., Any]:
+    from hydra.utils import get_object
+
+    return get_object(path)  # type: ignore[no-any-return]
+
+
+def _check_registry_node(registry: Registry, node: Mapping[str, Any], where: str,
+                         problems: list[str], skip: frozenset[str] = frozenset()) -> None:
+    from hydra_cnn.bricks._build import check_kwargs
+
+    type_name = node.get("type")
+    if type_name is None:
+        problems.append(f"{where}: missing 'type' (one of {', '.join(registry.names())})")
+        return
+    try:
+        cls = registry.lookup(type_name)
+    except (KeyError, TypeError) as exc:
+        problems.append(f"{where}.type: {exc}")
+        return
+    kwargs = {
+        k: v for k, v in node.items()
+        if k != "type" and not k.startswith("_") and k not in skip
+        and not (isinstance(v, str) and v == _MISSING)
+        and not (isinstance(v, Mapping) and "_target_" in v)
+    }
+    try:
+        check_kwargs(registry, type_name, cls, kwargs)
+    except TypeError as exc:
+        problems.append(f"{where}: {exc}")
+
+
+def _check_target(node: Mapping[str, Any], where: str, problems: list[str]) -> None:
+    path = node["_target_"]
+    if not isinstance(path, str):
+        return  # a class or callable object: nothing to locate
+    try:
+        target = _locate(path)
+    except Exception as exc:  # hydra raises ImportError or its own error types
+        problems.append(f"{where}._target_: cannot locate {path!r} ({exc})")
+        return
+    registry = getattr(target, "_hydra_cnn_registry_", None)
+    if isinstance(registry, Registry):
+        _check_registry_node(registry, node, where, problems, skip=frozenset({"requires_grad"}))
+        return
+    try:
+        sig = inspect.signature(target)
+    except (TypeError, ValueError):
+        return
+    params = sig.parameters
+    var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    names = [n for n, p in params.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    kwargs = {k: v for k, v in node.items() if not k.startswith("_")}
+    for key in kwargs:
+        if not var_kw and key not in params:
+            hit = closest_match(key, names)
+            problems.append(
+                f"{where}: {path} has no argument {key!r}. Accepted: {', '.join(names)}."
+                + (f" Did you mean {hit!r}?" if hit else "")
+            )
+    present = {k: v for k, v in kwargs.items() if not (isinstance(v, str) and v == _MISSING)}
+    args = node.get("_args_") or []
+    binder = sig.bind_partial if node.get("_partial_") else sig.bind
+    try:
+        binder(*args, **{k: v for k, v in present.items() if var_kw or k in params})
+    except TypeError as exc:
+        problems.append(f"{where}: {path}: {exc}")
+    from hydra_cnn import registry as reg_mod
+
+    for key, value in present.items():
+        reg_name = _CFG_ARGS.get(key)
+        if reg_name and isinstance(value, Mapping) and "_target_" not in value:
+            _check_registry_node(getattr(reg_mod, reg_name), value, f"{where}.{key}", problems)
+
+
+def _walk(node: Any, where: str, problems: list[str]) -> int:
+    count = 0
+    if isinstance(node, Mapping):
+        if "_target_" in node:
+            _check_target(node, where or "<root>", problems)
+            count += 1
+        for key, value in node.items():
+            count += _walk(value, f"{where}.{key}" if where else str(key), problems)
+    elif isinstance(node, list | tuple):
+        for i, value in enumerate(node):
+            count += _walk(value, f"{where}[{i}]", problems)
+    return count
+
+
+def validate(cfg: Any) -> int:
+    """Check every ``_target_`` node of ``cfg`` against its target's signature.
+
+    For hydra_cnn's layer factories (``make_norm``...), ``type`` is resolved in the registry
+    and the keys and value types are checked against the layer's structured config; for other
+    targets the keys are bound to the signature (``bind_partial`` for ``_partial_`` nodes).
+    mmcv-style ``norm_cfg``/``act_cfg``/``conv_cfg`` dict arguments are checked against their
+    registries too. Nothing is instantiated.
+
+    Args:
+        cfg: a DictConfig (e.g. from ``@hydra.main``), a dict, or a structured config.
+
+    Returns:
+        The number of ``_target_`` nodes checked.
+
+    Raises:
+        ConfigValidationError: listing each problem with its dotted path, the bad key or
+            value, and the closest valid one.
+    """
+    plain = _to_plain(cfg)
+    problems: list[str] = []
+    count = _walk(plain, "", problems)
+    if problems:
+        raise ConfigValidationError(problems)
+    return count
