@@ -168,7 +168,7 @@ class Registry:
         A class (rather than a name) is returned as it is, as mmcv allows ``type=SomeClass``.
         """
         if inspect.isclass(name):
-            return name  # type: ignore[no-any-return]
+            return name
         if not isinstance(name, str):
             raise TypeError(
                 f"{self._name} type must be a str or a class, but got {type(name).__name__}: "
@@ -206,9 +206,10 @@ class Registry:
         """
         if not isinstance(force, bool):
             raise TypeError(f"force must be a bool, but got {type(force).__name__}")
-        if name is not None and not isinstance(name, str):
-            if not (isinstance(name, list | tuple) and all(isinstance(n, str) for n in name)):
-                raise TypeError(f"name must be None, a str or a list of str, but got {name!r}")
+        if name is not None and not isinstance(name, str) and not (
+            isinstance(name, list | tuple) and all(isinstance(n, str) for n in name)
+        ):
+            raise TypeError(f"name must be None, a str or a list of str, but got {name!r}")
         if module is not None:
             self._register(module, name, force, config_name)
             return module
@@ -314,10 +315,10 @@ def _call_with_errors(reg: Registry, type_name: Any, obj_cls: Callable[..., Any]
     try:
         return obj_cls(*args, **kwargs)
     except (TypeError, ValueError, RuntimeError, AssertionError, ZeroDivisionError,
-            OverflowError) as exc:
+            OverflowError, AttributeError, IndexError, KeyError) as exc:
         shown = ", ".join([*(repr(a) for a in args), *(f"{k}={v!r}" for k, v in kwargs.items())])
         label = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", "?")
-        err_cls = TypeError if isinstance(exc, TypeError) else ValueError
+        err_cls = TypeError if isinstance(exc, TypeError | AttributeError) else ValueError
         raise err_cls(
             f"{reg.name} {label!r} could not be built from ({shown}): {exc}"
         ) from exc

@@ -61,7 +61,7 @@ def _to_plain(cfg: Any) -> Any:
 def _locate(path: str) -> Callable[..., Any]:
     from hydra.utils import get_object
 
-    return get_object(path)  # type: ignore[no-any-return]
+    return get_object(path)
 
 
 def _check_registry_node(registry: Registry, node: Mapping[str, Any], where: str,

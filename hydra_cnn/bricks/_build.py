@@ -14,15 +14,24 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hydra_cnn.registry import ConfigKeyError, Registry, _call_with_errors, cfg_to_dict, closest_match
+from hydra_cnn.registry import (
+    ConfigKeyError,
+    Registry,
+    _call_with_errors,
+    cfg_to_dict,
+    closest_match,
+)
 
 __all__ = ["build_layer", "check_kwargs", "layer_factory", "resolve_cfg"]
 
 MISSING = "???"
 
+# (type_name, cls, args, kwargs) -> (args, kwargs): a family's last word before the call
+Prepare = Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], tuple[tuple[Any, ...], dict[str, Any]]]
+
 
 def resolve_cfg(
-    registry: Registry, cfg: Any, default_type: str | None = None, func: Callable[..., Any] | None = None
+    registry: Registry, cfg: Any, default_type: str | None = None
 ) -> tuple[tuple[Any, ...], str | type, dict[str, Any]]:
     """Return ``(bound_args, type, kwargs)`` for any accepted config form; never mutates ``cfg``."""
     what = f"{registry.name} config"
@@ -149,8 +158,7 @@ def build_layer(
     kwargs: dict[str, Any],
     *,
     default_type: str | None = None,
-    prepare: Callable[[Any, Any, tuple[Any, ...], dict[str, Any]], tuple[tuple[Any, ...], dict[str, Any]]]
-    | None = None,
+    prepare: Prepare | None = None,
 ) -> Any:
     """Resolve ``cfg`` in ``registry`` and call the class with ``args`` and the merged kwargs.
 

@@ -92,7 +92,7 @@ def build_conv_layer(cfg: Any, *args: Any, **kwargs: Any) -> nn.Module:
         >>> build_conv_layer(None, 3, 8, 3)
         Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1))
     """
-    return build_layer(CONV_LAYERS, cfg, args, kwargs, default_type="Conv2d")  # type: ignore[no-any-return]
+    return build_layer(CONV_LAYERS, cfg, args, kwargs, default_type="Conv2d")
 
 
 @layer_factory(CONV_LAYERS)

@@ -62,7 +62,7 @@ class ConvWS2d(nn.Conv2d):
         groups: int = 1,
         bias: bool = True,
         eps: float = 1e-5,
-        padding_mode: str = "zeros",
+        padding_mode: Any = "zeros",
         device: Any = None,
         dtype: Any = None,
     ) -> None:
@@ -100,7 +100,7 @@ class ConvAWS2d(nn.Conv2d):
         dilation: Any = 1,
         groups: int = 1,
         bias: bool = True,
-        padding_mode: str = "zeros",
+        padding_mode: Any = "zeros",
         device: Any = None,
         dtype: Any = None,
     ) -> None:
@@ -110,6 +110,8 @@ class ConvAWS2d(nn.Conv2d):
             device=device, dtype=dtype,
         )
         shape = (self.out_channels, 1, 1, 1)
+        self.weight_gamma: torch.Tensor
+        self.weight_beta: torch.Tensor
         self.register_buffer("weight_gamma", torch.ones(shape, device=device, dtype=dtype))
         self.register_buffer("weight_beta", torch.zeros(shape, device=device, dtype=dtype))
 

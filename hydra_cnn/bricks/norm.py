@@ -180,7 +180,7 @@ def build_norm_layer(cfg: Any, num_features: int, postfix: int | str = "") -> tu
     if not requires_grad:
         for p in layer.parameters():
             p.requires_grad_(False)
-    return infer_abbr(cls) + str(postfix), layer
+    return infer_abbr(cls) + str(postfix), layer  # type: ignore[arg-type]
 
 
 @layer_factory(NORM_LAYERS)

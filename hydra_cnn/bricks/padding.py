@@ -28,7 +28,7 @@ def build_padding_layer(cfg: Any, *args: Any, **kwargs: Any) -> nn.Module:
         >>> build_padding_layer(dict(type='reflect'), 1)
         ReflectionPad2d((1, 1, 1, 1))
     """
-    return build_layer(PADDING_LAYERS, cfg, args, kwargs)  # type: ignore[no-any-return]
+    return build_layer(PADDING_LAYERS, cfg, args, kwargs)
 
 
 @layer_factory(PADDING_LAYERS)

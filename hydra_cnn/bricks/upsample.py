@@ -85,7 +85,7 @@ def build_upsample_layer(cfg: Any, *args: Any, **kwargs: Any) -> nn.Module:
         >>> build_upsample_layer(dict(type='bilinear', scale_factor=2))
         Upsample(scale_factor=2.0, mode='bilinear')
     """
-    return build_layer(UPSAMPLE_LAYERS, cfg, args, kwargs, prepare=_prepare)  # type: ignore[no-any-return]
+    return build_layer(UPSAMPLE_LAYERS, cfg, args, kwargs, prepare=_prepare)
 
 
 @layer_factory(UPSAMPLE_LAYERS)

@@ -31,8 +31,8 @@ from hydra_cnn.configs.layers import LAYER_CONFS, MISSING
 from hydra_cnn.configs.store import register_configs
 
 __all__ = [  # noqa: F405 (the dataclasses come from layers.py)
-    "GROUP_REGISTRY", "LAYER_CONFS", "MISSING", "builtin_confs", "field_types", "option_table", "register_configs",
-    "schema_for",
+    "GROUP_REGISTRY", "LAYER_CONFS", "MISSING", "builtin_confs", "field_types", "option_table",
+    "register_configs", "schema_for",
     "BNConf", "BN1dConf", "BN2dConf", "BN3dConf", "BilinearUpsampleConf", "ClampConf",
     "ClipConf", "Conv1dConf", "Conv2dAdaptivePaddingConf", "Conv2dConf", "Conv3dConf",
     "ConvAWSConf", "ConvConf", "ConvTranspose2dConf", "ConvTranspose3dConf", "ConvWSConf",
@@ -75,14 +75,15 @@ def option_table() -> list[tuple[str, str, type]]:
     """``(group, option, dataclass)`` for every option: shipped ones, then user-registered ones."""
     from hydra_cnn.configs.auto import user_confs
 
-    rows = [(c._group_, c._option_, c) for c in builtin_confs()]
-    rows += [(c._group_, c._option_, c) for c in user_confs()]
+    confs: list[Any] = [*builtin_confs(), *user_confs()]
+    rows = [(c._group_, c._option_, c) for c in confs]
     return rows
 
 
 @functools.cache
 def _builtin_by_type() -> dict[tuple[str, str], type]:
-    return {(c._group_, c.type): c for c in builtin_confs() if isinstance(c.type, str)}
+    confs: list[Any] = builtin_confs()
+    return {(c._group_, c.type): c for c in confs if isinstance(getattr(c, "type", None), str)}
 
 
 def schema_for(group: str | None, type_name: str) -> type | None:

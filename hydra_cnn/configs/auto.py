@@ -9,6 +9,7 @@ and stores it as the option ``layers/upsample/my_upsample``, so
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import re
 import types
@@ -43,8 +44,13 @@ FAMILIES: dict[str, tuple[str, frozenset[str]]] = {
 _USER: dict[tuple[str, str], type] = {}
 
 
+_WORDS = ("PReLU", "RReLU", "ReLU", "GELU", "SiLU", "ELU")
+
+
 def snake_case(name: str) -> str:
     """``MyUpsample`` -> ``my_upsample``, ``FancyReLU`` -> ``fancy_relu``, ``GN2`` -> ``gn2``."""
+    for word in _WORDS:  # keep acronyms that mix cases in one piece (ReLU, not re_lu)
+        name = name.replace(word, word.capitalize())
     s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
     s = re.sub(r"([a-z\d])([A-Z])", r"\1_\2", s)
     return re.sub(r"[^0-9a-zA-Z]+", "_", s).strip("_").lower()
@@ -102,7 +108,8 @@ def make_conf(group: str, type_name: str, cls: Any, option: str) -> type:
         elif _yaml_safe(p.default):
             default = list(p.default) if isinstance(p.default, tuple) else p.default
             if isinstance(default, list):
-                fields.append((p.name, Any, dataclasses.field(default_factory=lambda d=default: list(d))))
+                factory: Any = functools.partial(list, default)
+                fields.append((p.name, Any, dataclasses.field(default_factory=factory)))
             else:
                 if default is None and tp is not Any:
                     tp = Optional[tp]  # noqa: UP045

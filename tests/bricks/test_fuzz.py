@@ -1,0 +1,64 @@
+"""RELIABILITY case 25: malformed layer configs raise only documented errors naming the field."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import hydra_cnn
+from hydra_cnn import configs
+from tests.bricks.cases import CASES
+
+DOCUMENTED = (TypeError, KeyError, ValueError)
+
+values = st.one_of(
+    st.none(), st.booleans(), st.integers(-4, 64), st.floats(allow_nan=True, width=32),
+    st.text(max_size=6), st.lists(st.integers(-2, 8), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+BUILD = {
+    "layers/conv": lambda cfg, c: hydra_cnn.build_conv_layer(cfg, *c.args, **c.kwargs),
+    "layers/norm": lambda cfg, c: hydra_cnn.build_norm_layer(cfg, *c.args),
+    "layers/act": lambda cfg, c: hydra_cnn.build_activation_layer(cfg),
+    "layers/upsample": lambda cfg, c: hydra_cnn.build_upsample_layer(cfg, *c.args, **c.kwargs),
+    "layers/padding": lambda cfg, c: hydra_cnn.build_padding_layer(cfg, *c.args),
+}
+
+
+def _fields(case: Any) -> list[str]:
+    conf = configs.schema_for(case.group, case.type)
+    assert conf is not None
+    return [f for f in conf.__dataclass_fields__ if not f.startswith("_") and f != "type"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_one_bad_field(data: st.DataObject) -> None:
+    case = data.draw(st.sampled_from(CASES))
+    names = st.from_regex(r"[a-z_][a-z0-9_]{0,7}", fullmatch=True)
+    key = data.draw(st.one_of(st.sampled_from(_fields(case) or ["x"]), names))
+    value = data.draw(values)
+    cfg = {"type": case.type, **case.cfg, key: value}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            BUILD[case.group](cfg, case)
+    except DOCUMENTED as exc:
+        assert key in str(exc), f"{type(exc).__name__} does not name {key!r}: {exc}"
+
+
+@settings(max_examples=200, deadline=None)
+@given(group=st.sampled_from(sorted(BUILD)), cfg=st.one_of(
+    values, st.dictionaries(st.sampled_from(["type", "num_groups", "eps", "inplace", "x"]),
+                            values, max_size=3)))
+def test_random_configs(group: str, cfg: Any) -> None:
+    case = next(c for c in CASES if c.group == group)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            BUILD[group](cfg, case)
+    except DOCUMENTED:
+        pass

@@ -1,0 +1,64 @@
+"""validate(): catches what compose cannot, before anything is built."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from omegaconf import OmegaConf
+
+import hydra_cnn
+from hydra_cnn.validation import ConfigValidationError
+
+
+def _norm(**kw: Any) -> dict[str, Any]:
+    return {"_target_": "hydra_cnn.make_norm", "_partial_": True, "type": "GN", **kw}
+
+
+def test_valid_configs_pass() -> None:
+    assert hydra_cnn.validate(hydra_cnn.GNConf(num_groups=2)) == 1
+    cfg = OmegaConf.create({"model": {"norm": _norm(num_groups=4), "act": {
+        "_target_": "hydra_cnn.make_act", "_partial_": True, "type": "LeakyReLU"}}})
+    assert hydra_cnn.validate(cfg) == 2
+    plain = {"net": {"_target_": "torch.nn.Conv2d", "in_channels": 3, "out_channels": 4,
+                     "kernel_size": 3}}
+    assert hydra_cnn.validate(plain) == 1
+
+
+@pytest.mark.parametrize(
+    "cfg, pattern",
+    [
+        ({"layers": {"norm": _norm(num_grups=2)}},
+         r"layers\.norm: .*unexpected key 'num_grups'.*Did you mean 'num_groups'"),
+        ({"norm": _norm(type="GNN")}, r"norm\.type: .*Did you mean 'GN'"),
+        ({"norm": _norm(num_groups="x")}, r"num_groups='x'.*expected int"),
+        ({"m": {"_target_": "torch.nn.Conv2d", "in_channel": 3, "out_channels": 1,
+                "kernel_size": 1}}, r"no argument 'in_channel'.*Did you mean 'in_channels'"),
+        ({"m": {"_target_": "torch.nn.Conv2d", "out_channels": 1, "kernel_size": 1}},
+         r"missing a required argument: 'in_channels'"),
+        ({"m": {"_target_": "hydra_cnn.no_such_thing"}}, r"m\._target_: cannot locate"),
+    ],
+)
+def test_problems_are_named(cfg: dict[str, Any], pattern: str) -> None:
+    with pytest.raises(ConfigValidationError, match=pattern):
+        hydra_cnn.validate(cfg)
+
+
+def test_force_added_key_caught_before_build() -> None:
+    """`+layers.norm.epss=1` passes compose (force-add); validate names it."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_module(version_base="1.3", config_module="hydra_cnn.conf"):
+        cfg = compose(overrides=["+layers/norm=bn", "+layers.norm.epss=1"])
+    GlobalHydra.instance().clear()
+    with pytest.raises(ConfigValidationError, match="'epss'.*Did you mean 'eps'"):
+        hydra_cnn.validate(cfg)
+
+
+def test_error_is_type_and_value_error() -> None:
+    with pytest.raises(TypeError):
+        hydra_cnn.validate({"n": _norm(bad=1)})
+    with pytest.raises(ValueError):
+        hydra_cnn.validate({"n": _norm(bad=1)})
