@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(PY) examples/layers_demo.py layers/norm=gn layers.norm.num_groups=4 layers/act=leaky_relu
-	$(PY) examples/layers_demo.py -m layers/norm=bn,ln2d layers/act=relu,gelu hydra.sweep.dir=outputs/demo-sweep
+	$(PY) examples/layers_demo.py -m layers/norm=bn,gn,ln2d layers/act=relu,gelu hydra.sweep.dir=outputs/demo-sweep
 
 test: $(STAMP)
 	$(PY) -m pytest -q --durations=15

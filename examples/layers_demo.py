@@ -35,7 +35,7 @@ class DemoConf:
     )
     layers: dict[str, Any] = field(default_factory=dict)  # filled by the layers/* options
     in_channels: int = 3
-    widths: list[int] = field(default_factory=lambda: [16, 32, 64])
+    widths: list[int] = field(default_factory=lambda: [32, 64, 128])
     image_size: int = 32
     num_classes: int = 10
 

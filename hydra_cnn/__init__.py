@@ -75,12 +75,21 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from hydra_cnn.bricks.activation import (
-        Clamp, HSigmoid, HSwish, Swish, build_activation_layer, make_act,
+        Clamp,
+        HSigmoid,
+        HSwish,
+        Swish,
+        build_activation_layer,
+        make_act,
     )
     from hydra_cnn.bricks.conv import Conv2dAdaptivePadding, build_conv_layer, make_conv
     from hydra_cnn.bricks.conv_ws import ConvAWS2d, ConvWS2d, conv_ws_2d
     from hydra_cnn.bricks.norm import (
-        LayerNorm2d, build_norm_layer, infer_abbr, is_norm, make_norm,
+        LayerNorm2d,
+        build_norm_layer,
+        infer_abbr,
+        is_norm,
+        make_norm,
     )
     from hydra_cnn.bricks.padding import build_padding_layer, make_padding
     from hydra_cnn.bricks.plugin import build_plugin_layer
@@ -89,7 +98,15 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from hydra_cnn.configs import *  # noqa: F403
     from hydra_cnn.configs import register_configs
     from hydra_cnn.registry import (
-        ACTIVATION_LAYERS, CONV_LAYERS, INITIALIZERS, MODELS, NORM_LAYERS, PADDING_LAYERS,
-        PLUGIN_LAYERS, UPSAMPLE_LAYERS, Registry, build_from_cfg,
+        ACTIVATION_LAYERS,
+        CONV_LAYERS,
+        INITIALIZERS,
+        MODELS,
+        NORM_LAYERS,
+        PADDING_LAYERS,
+        PLUGIN_LAYERS,
+        UPSAMPLE_LAYERS,
+        Registry,
+        build_from_cfg,
     )
     from hydra_cnn.validation import validate

@@ -371,4 +371,4 @@ PADDING_LAYERS = Registry(
 )
 PLUGIN_LAYERS = Registry("plugin layer", loader="hydra_cnn.bricks.plugin")
 INITIALIZERS = Registry("initializer", loader="hydra_cnn.init.initializers", config_group="init")
-MODELS = Registry("model")
+MODELS = Registry("model", loader="hydra_cnn.models")

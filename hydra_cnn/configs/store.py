@@ -17,9 +17,9 @@ SCHEMA_ROOT = "_schema"
 PROVIDER = "hydra_cnn"
 
 # (group, name) -> the class hydra_cnn stored there
-_STORED: dict[tuple[str, str], type] = {}
-# library group -> user groups that mirror it
-_ALIASES: dict[str, set[str]] = {}
+_STORED: dict[tuple[str, str], tuple[type, str | None]] = {}
+# library group -> {user group: package or None} that mirror it
+_ALIASES: dict[str, dict[str, str | None]] = {}
 
 
 def _existing(group: str, name: str) -> Any:
@@ -33,10 +33,10 @@ def _existing(group: str, name: str) -> Any:
     return node.get(f"{name}.yaml") if isinstance(node, dict) else None
 
 
-def _store(group: str, name: str, cls: type) -> None:
+def _store(group: str, name: str, cls: type, package: str | None = None) -> None:
     from hydra.core.config_store import ConfigStore
 
-    if _STORED.get((group, name)) is cls:
+    if _STORED.get((group, name)) == (cls, package):
         return
     prior = _existing(group, name)
     if prior is not None and (group, name) not in _STORED:
@@ -44,8 +44,10 @@ def _store(group: str, name: str, cls: type) -> None:
             f"cannot store hydra_cnn option {group}/{name}: the ConfigStore already has a node "
             f"there from provider {prior.provider!r}. Choose another group path."
         )
-    ConfigStore.instance().store(group=group, name=name, node=cls, provider=PROVIDER)
-    _STORED[(group, name)] = cls
+    ConfigStore.instance().store(
+        group=group, name=name, node=cls, package=package, provider=PROVIDER
+    )
+    _STORED[(group, name)] = (cls, package)
 
 
 def store_schemas() -> None:
@@ -64,8 +66,8 @@ def store_option(group: str, option: str, cls: type) -> None:
     """
     _store(f"{SCHEMA_ROOT}/{group}", option, cls)
     _store(group, option, cls)
-    for alias in sorted(_ALIASES.get(group, ())):
-        _store(alias, option, cls)
+    for alias, package in sorted(_ALIASES.get(group, {}).items()):
+        _store(alias, option, cls, package)
 
 
 def register_configs(aliases: Mapping[str, str] | None = None) -> None:
@@ -75,7 +77,10 @@ def register_configs(aliases: Mapping[str, str] | None = None) -> None:
         aliases: maps your group path to a hydra_cnn group, e.g.
             ``{"model/norm": "layers/norm", "model/act": "layers/act"}``. Every option of the
             hydra_cnn group (``bn``, ``gn``, ..., and user-registered types, now or later) is
-            stored under your group with the same typed schema.
+            stored under your group with the same typed schema. A key may name the package the
+            options land in, Hydra-style: ``{"model/norm@model.norm_cfg": "layers/norm"}``
+            keeps the command line ``model/norm=gn`` while the node goes to
+            ``model.norm_cfg`` (where an mmcv-style model reads it).
 
     Calling it again with the same aliases does nothing. A (group, option) already stored by
     someone else raises ``ValueError`` instead of being silently overwritten.
@@ -93,11 +98,10 @@ def register_configs(aliases: Mapping[str, str] | None = None) -> None:
         raise TypeError(f"aliases must be a mapping of group -> hydra_cnn group, got {aliases!r}")
     table = option_table()
     groups = sorted({g for g, _, _ in table})
-    for user_group, lib_group in aliases.items():
-        if not isinstance(user_group, str) or not user_group.strip("/") or not isinstance(
-            lib_group, str
-        ):
-            raise TypeError(f"aliases entries must be str -> str, got {user_group!r}: {lib_group!r}")
+    for key, lib_group in aliases.items():
+        if not isinstance(key, str) or not key.strip("/") or not isinstance(lib_group, str):
+            raise TypeError(f"aliases entries must be str -> str, got {key!r}: {lib_group!r}")
+        user_group, _, package = key.partition("@")
         if lib_group not in groups:
             from hydra_cnn.registry import closest_match
 
@@ -107,7 +111,7 @@ def register_configs(aliases: Mapping[str, str] | None = None) -> None:
                 f"{', '.join(groups)}." + (f" Did you mean {hit!r}?" if hit else "")
             )
         user_group = user_group.strip("/")
-        _ALIASES.setdefault(lib_group, set()).add(user_group)
+        _ALIASES.setdefault(lib_group, {})[user_group] = package or None
         for group, option, cls in table:
             if group == lib_group:
-                _store(user_group, option, cls)
+                _store(user_group, option, cls, package or None)

@@ -108,3 +108,21 @@ def test_register_configs_refuses_foreign_nodes_and_bad_groups() -> None:
         hydra_cnn.register_configs(aliases={"mine/norm": "layers/nrom"})
     with pytest.raises(TypeError):
         hydra_cnn.register_configs(aliases=["layers/norm"])  # type: ignore[arg-type]
+
+
+def test_register_configs_with_a_package() -> None:
+    """`model/norm=gn` on the command line, the node at `model.norm_cfg` (mmcv's argument name)."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.config_store import ConfigStore
+    from hydra.core.global_hydra import GlobalHydra
+
+    hydra_cnn.register_configs(aliases={"pkg_app/norm@net.norm_cfg": "layers/norm"})
+    ConfigStore.instance().store(
+        name="pkg_app", node={"defaults": ["_self_", {"pkg_app/norm": "bn"}], "net": {"depth": 1}}
+    )
+    GlobalHydra.instance().clear()
+    with initialize_config_module(version_base="1.3", config_module="hydra_cnn.conf"):
+        cfg = compose("pkg_app", overrides=["pkg_app/norm=gn", "net.norm_cfg.num_groups=2"])
+    GlobalHydra.instance().clear()
+    assert OmegaConf.get_type(cfg.net.norm_cfg) is hydra_cnn.GNConf
+    assert cfg.net.norm_cfg.num_groups == 2 and cfg.net.depth == 1
