@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hydra_cnn.registry import (
+    HYDRA_KEYS,
     ConfigKeyError,
     Registry,
     _call_with_errors,
@@ -34,6 +35,10 @@ def resolve_cfg(
     registry: Registry, cfg: Any, default_type: str | None = None
 ) -> tuple[tuple[Any, ...], str | type, dict[str, Any]]:
     """Return ``(bound_args, type, kwargs)`` for any accepted config form; never mutates ``cfg``."""
+    if type(cfg) is dict and "type" in cfg:  # the common mmcv case, kept cheap
+        data = {k: v for k, v in cfg.items() if not (type(v) is str and v == MISSING)}
+        if all(type(k) is str and k not in HYDRA_KEYS for k in data):
+            return (), data.pop("type"), data
     what = f"{registry.name} config"
     if cfg is None:
         if default_type is None:
@@ -78,7 +83,9 @@ def _accepted(cls: Any) -> tuple[frozenset[str], bool]:
 
 
 def _type_ok(value: Any, tp: Any) -> bool:
-    if tp is Any or tp is object:
+    if tp is Any or tp is object or type(value) is tp:
+        return tp is not int or type(value) is not bool
+    if value is None and tp is type(None):
         return True
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
@@ -104,6 +111,24 @@ def _type_name(tp: Any) -> str:
     return "None" if tp is type(None) else getattr(tp, "__name__", str(tp))
 
 
+@functools.lru_cache(maxsize=1024)
+def _rules_cached(group: str | None, label: str, by_name: bool, cls: Any
+                  ) -> tuple[dict[str, Any] | None, frozenset[str], bool]:
+    from hydra_cnn.configs import field_types
+
+    hints = field_types(group, label) if by_name else None
+    names, var_kw = _accepted(cls)
+    return hints, names | (hints.keys() if hints is not None else frozenset()), var_kw
+
+
+def _rules(group: str | None, label: str, by_name: bool, cls: Any
+           ) -> tuple[dict[str, Any] | None, frozenset[str], bool]:
+    try:
+        return _rules_cached(group, label, by_name, cls)
+    except TypeError:  # an unhashable class object: compute without the cache
+        return _rules_cached.__wrapped__(group, label, by_name, cls)
+
+
 def check_kwargs(registry: Registry, type_name: Any, cls: Any, kwargs: Mapping[str, Any]) -> None:
     """Reject unknown keys and mistyped values before torch sees them.
 
@@ -111,14 +136,8 @@ def check_kwargs(registry: Registry, type_name: Any, cls: Any, kwargs: Mapping[s
         TypeError: naming the bad key (with the closest accepted one) or the bad value and the
             type the field accepts.
     """
-    from hydra_cnn.configs import field_types
-
     label = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", "?")
-    hints = field_types(registry.config_group, label) if isinstance(type_name, str) else None
-    names, var_kw = _accepted(cls)
-    accepted = set(names)
-    if hints is not None:
-        accepted |= hints.keys()
+    hints, accepted, var_kw = _rules(registry.config_group, label, isinstance(type_name, str), cls)
     for key, value in kwargs.items():
         if not var_kw and key not in accepted:
             hit = closest_match(key, accepted)
@@ -136,7 +155,7 @@ def check_kwargs(registry: Registry, type_name: Any, cls: Any, kwargs: Mapping[s
 
 def _tuples(kwargs: dict[str, Any]) -> dict[str, Any]:
     # YAML and OmegaConf give lists where torch wants tuples (Upsample.scale_factor, padding).
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+    return {k: tuple(v) if type(v) is list else v for k, v in kwargs.items()}
 
 
 def _dtype(registry: Registry, type_name: Any, name: str) -> Any:
@@ -159,13 +178,15 @@ def build_layer(
     *,
     default_type: str | None = None,
     prepare: Prepare | None = None,
+    resolved: tuple[tuple[Any, ...], Any, dict[str, Any]] | None = None,
 ) -> Any:
     """Resolve ``cfg`` in ``registry`` and call the class with ``args`` and the merged kwargs.
 
     Keys from the config come first; keyword arguments passed by the caller win over them (the
-    semantics of calling a partial).
+    semantics of calling a partial). ``resolved`` is :func:`resolve_cfg`'s result when the
+    caller already has it (``cfg`` is then ignored).
     """
-    bound, type_name, data = resolve_cfg(registry, cfg, default_type)
+    bound, type_name, data = resolved or resolve_cfg(registry, cfg, default_type)
     cls = registry.lookup(type_name)
     merged = _tuples(data)
     merged.update(kwargs)

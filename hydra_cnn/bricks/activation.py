@@ -121,9 +121,7 @@ def build_activation_layer(cfg: Any) -> nn.Module:
     bound, type_name, data = resolve_cfg(ACTIVATION_LAYERS, cfg)
     if data.get("inplace", False) is None:
         del data["inplace"]
-    return build_layer(
-        ACTIVATION_LAYERS, {"type": type_name, **data}, bound, {}
-    )
+    return build_layer(ACTIVATION_LAYERS, None, (), {}, resolved=(bound, type_name, data))
 
 
 @layer_factory(ACTIVATION_LAYERS)

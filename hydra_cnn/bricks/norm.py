@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any
 
@@ -116,6 +117,7 @@ def is_norm(layer: nn.Module, exclude: type | tuple[type, ...] | None = None) ->
 _SIZE_NAMES = ("num_features", "num_channels", "normalized_shape")
 
 
+@functools.lru_cache(maxsize=256)
 def _late_size_name(cls: Any) -> str | None:
     """Which keyword of ``cls`` takes the channel count, or None to pass it positionally."""
     try:
@@ -175,7 +177,7 @@ def build_norm_layer(cfg: Any, num_features: int, postfix: int | str = "") -> tu
         )
     cls = NORM_LAYERS.lookup(type_name)
     layer: nn.Module = build_layer(
-        NORM_LAYERS, {"type": type_name, **data}, (num_features,), {}, prepare=_prepare
+        NORM_LAYERS, None, (num_features,), {}, prepare=_prepare, resolved=((), type_name, data)
     )
     if not requires_grad:
         for p in layer.parameters():
