@@ -42,6 +42,10 @@ _add("hydra_cnn.bricks.scale", "Scale")
 _add("hydra_cnn.bricks.conv_module", "ConvModule", "DepthwiseSeparableConvModule")
 _add("hydra_cnn.bricks.fusion", "fuse_conv_bn", "revert_sync_batchnorm", "convert_sync_batchnorm")
 _add("hydra_cnn.configs.blocks", "ConvModuleConf", "DepthwiseSeparableConvModuleConf")
+_add("hydra_cnn.models", "ResNet", "ResNetV1c", "ResNetV1d", "VGG", "make_model")
+_add("hydra_cnn.configs.models", "ResNetConf", "ResNetV1cConf", "ResNetV1dConf", "VGGConf",
+     "ResNet18Conf", "ResNet34Conf", "ResNet50Conf", "ResNet101Conf", "ResNet152Conf",
+     "VGG11Conf", "VGG13Conf", "VGG16Conf", "VGG19Conf")
 _add("hydra_cnn.validation", "validate")
 _add("hydra_cnn.configs", "register_configs")
 _CONF_NAMES = (

@@ -53,10 +53,11 @@ GROUP_REGISTRY: dict[str, str] = {
     "layers/padding": "PADDING_LAYERS",
     "layers/block": "PLUGIN_LAYERS",
     "init": "INITIALIZERS",
+    "model": "MODELS",
 }
 
 # Extra schema tables (blocks, initializers, models) append here from their own modules.
-_EXTRA_MODULES = ("hydra_cnn.configs.blocks", "hydra_cnn.configs.init")
+_EXTRA_MODULES = ("hydra_cnn.configs.blocks", "hydra_cnn.configs.init", "hydra_cnn.configs.models")
 
 
 def builtin_confs() -> list[type]:

@@ -25,7 +25,7 @@ def render_option(cls: type) -> str:
     body = OmegaConf.to_yaml(OmegaConf.structured(cls))
     return (
         f"# {doc}\n"
-        f"# Generated from hydra_cnn.configs.{cls.__name__} by "
+        f"# Generated from {cls.__module__}.{cls.__name__} by "
         "`python -m hydra_cnn.configs.yaml_files`; do not edit.\n"
         "defaults:\n"
         f"  - /{SCHEMA_ROOT}/{group}/{option}@_here_\n"
