@@ -42,4 +42,8 @@ def build_plugin_layer(cfg: Any, postfix: int | str = "", **kwargs: Any) -> tupl
     _, type_name, _ = resolve_cfg(PLUGIN_LAYERS, cfg)
     cls = PLUGIN_LAYERS.lookup(type_name)
     layer = build_layer(PLUGIN_LAYERS, cfg, (), kwargs)
-    return infer_plugin_abbr(cls) + str(postfix), layer
+    return infer_plugin_abbr(cls) + str(postfix), layer  # type: ignore[arg-type]
+
+
+# ConvModule and DepthwiseSeparableConvModule register themselves (PLUGIN_LAYERS.add_builtin)
+import hydra_cnn.bricks.conv_module  # noqa: E402,F401

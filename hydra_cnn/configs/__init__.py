@@ -26,8 +26,36 @@ import functools
 import typing
 from typing import Any
 
+# Blocks, initializers and models have their own modules (no torch either); re-exported here so
+# ``from hydra_cnn.configs import ConvModuleConf, KaimingInitConf, ResNetConf`` works.
+from hydra_cnn.configs.blocks import ConvModuleConf, DepthwiseSeparableConvModuleConf
+from hydra_cnn.configs.init import (
+    Caffe2XavierInitConf,
+    ConstantInitConf,
+    KaimingInitConf,
+    NormalInitConf,
+    PretrainedInitConf,
+    TruncNormalInitConf,
+    UniformInitConf,
+    XavierInitConf,
+)
 from hydra_cnn.configs.layers import *  # noqa: F403
 from hydra_cnn.configs.layers import LAYER_CONFS, MISSING
+from hydra_cnn.configs.models import (
+    ResNet18Conf,
+    ResNet34Conf,
+    ResNet50Conf,
+    ResNet101Conf,
+    ResNet152Conf,
+    ResNetConf,
+    ResNetV1cConf,
+    ResNetV1dConf,
+    VGG11Conf,
+    VGG13Conf,
+    VGG16Conf,
+    VGG19Conf,
+    VGGConf,
+)
 from hydra_cnn.configs.store import register_configs
 
 __all__ = [  # noqa: F405 (the dataclasses come from layers.py)
@@ -42,6 +70,12 @@ __all__ = [  # noqa: F405 (the dataclasses come from layers.py)
     "PReLUConf", "PixelShuffleConf", "RReLUConf", "ReLU6Conf", "ReLUConf", "ReflectPadConf",
     "ReplicatePadConf", "SiLUConf", "SigmoidConf", "SwishConf", "SyncBNConf", "TanhConf",
     "ZeroPadConf",
+    "ConvModuleConf", "DepthwiseSeparableConvModuleConf",
+    "Caffe2XavierInitConf", "ConstantInitConf", "KaimingInitConf", "NormalInitConf",
+    "PretrainedInitConf", "TruncNormalInitConf", "UniformInitConf", "XavierInitConf",
+    "ResNet18Conf", "ResNet34Conf", "ResNet50Conf", "ResNet101Conf", "ResNet152Conf",
+    "ResNetConf", "ResNetV1cConf", "ResNetV1dConf", "VGG11Conf", "VGG13Conf", "VGG16Conf",
+    "VGG19Conf", "VGGConf",
 ]
 
 # config group -> name of the registry (in hydra_cnn.registry) whose types its options select
