@@ -42,6 +42,17 @@ _add("hydra_cnn.bricks.scale", "Scale")
 _add("hydra_cnn.bricks.conv_module", "ConvModule", "DepthwiseSeparableConvModule")
 _add("hydra_cnn.bricks.fusion", "fuse_conv_bn", "revert_sync_batchnorm", "convert_sync_batchnorm")
 _add("hydra_cnn.configs.blocks", "ConvModuleConf", "DepthwiseSeparableConvModuleConf")
+_add("hydra_cnn.init.functions", "constant_init", "xavier_init", "normal_init", "trunc_normal_init",
+     "uniform_init", "kaiming_init", "caffe2_xavier_init", "bias_init_with_prob", "trunc_normal_")
+_add("hydra_cnn.init.initializers", "BaseInit", "ConstantInit", "XavierInit", "NormalInit",
+     "TruncNormalInit", "UniformInit", "KaimingInit", "Caffe2XavierInit", "PretrainedInit",
+     "initialize", "make_init")
+_add("hydra_cnn.init.base_module", "BaseModule", "Sequential", "ModuleList", "ModuleDict")
+_add("hydra_cnn.init.report", "InitReport", "InitEntry", "init_report", "update_init_info")
+_add("hydra_cnn.init.meta", "build_model")
+_add("hydra_cnn.configs.init", "ConstantInitConf", "XavierInitConf", "NormalInitConf",
+     "TruncNormalInitConf", "UniformInitConf", "KaimingInitConf", "Caffe2XavierInitConf",
+     "PretrainedInitConf")
 _add("hydra_cnn.models", "ResNet", "ResNetV1c", "ResNetV1d", "VGG", "make_model")
 _add("hydra_cnn.configs.models", "ResNetConf", "ResNetV1cConf", "ResNetV1dConf", "VGGConf",
      "ResNet18Conf", "ResNet34Conf", "ResNet50Conf", "ResNet101Conf", "ResNet152Conf",

@@ -85,6 +85,7 @@ class _ResNetTail:
     zero_init_residual: bool = False
     num_classes: int = -1
     init_cfg: Any = None
+    pretrained: Optional[str] = None
 
 
 # Dataclass fields are collected from the last base to the first, so these bases give the
@@ -179,6 +180,7 @@ class VGGConf:
     norm_cfg: Any = field(default_factory=_bn)
     act_cfg: Any = field(default_factory=_relu)
     init_cfg: Any = None
+    pretrained: Optional[str] = None
 
 
 @dataclass

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, ClassVar
 
@@ -68,6 +69,21 @@ def build_act(act_cfg: Any) -> nn.Module:
         if _takes_inplace(ACTIVATION_LAYERS.lookup(type_name)):
             data["inplace"] = True
     return build_layer(ACTIVATION_LAYERS, {"type": type_name, **data}, bound, {})
+
+
+def with_pretrained(init_cfg: Any, pretrained: str | None) -> Any:
+    """``init_cfg`` with a ``Pretrained`` entry for ``pretrained`` appended (mmcv's argument)."""
+    if pretrained is None:
+        return init_cfg
+    if not isinstance(pretrained, str | os.PathLike):
+        raise TypeError(f"pretrained must be a path, URL or zoo name, but got {pretrained!r}")
+    if init_cfg is None:
+        items: list[Any] = []
+    elif isinstance(init_cfg, list | tuple) or type(init_cfg).__name__ == "ListConfig":
+        items = list(init_cfg)
+    else:
+        items = [init_cfg]
+    return [*items, {"type": "Pretrained", "checkpoint": os.fspath(pretrained)}]
 
 
 def as_int_tuple(value: Any, what: str) -> tuple[int, ...]:
@@ -391,6 +407,10 @@ class ResNet(BaseModule):
         num_classes: > 0 adds a classifier head (``avgpool`` + ``fc``) and ``forward`` returns
             logits; otherwise (default -1) ``forward`` returns the ``out_indices`` stage
             outputs as a tuple.
+        pretrained: a checkpoint (path, URL or zoo name such as ``torchvision://resnet50``)
+            loaded by ``init_weights()`` after ``init_cfg``: mmcv's ``pretrained`` argument,
+            the same as appending ``dict(type='Pretrained', checkpoint=...)`` to ``init_cfg``.
+            Default None.
         init_cfg: weight init config for ``init_weights()``; None (default) keeps PyTorch's
             default init. mmcv's usual choice is ``[dict(type='Kaiming', layer='Conv2d'),
             dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])]``.
@@ -437,8 +457,9 @@ class ResNet(BaseModule):
         zero_init_residual: bool = False,
         num_classes: int = -1,
         init_cfg: Any = None,
+        pretrained: str | None = None,
     ) -> None:
-        super().__init__(init_cfg)
+        super().__init__(with_pretrained(init_cfg, pretrained))
         if depth not in self.arch_settings:
             raise ConfigKeyError(
                 f"invalid depth {depth!r} for {type(self).__name__}; valid depths: "
@@ -569,18 +590,15 @@ class ResNet(BaseModule):
         for i in range(1, self.frozen_stages + 1):
             freeze(getattr(self, f"layer{i}"))
 
-    def init_weights(self, report: bool | None = None) -> None:
+    def init_weights(self) -> None:
         """Apply ``init_cfg`` (see :class:`~hydra_cnn.init.base_module.BaseModule`), then
         re-zero the last norms when ``zero_init_residual`` is set and ``init_cfg`` loads no
         checkpoint (a ``Pretrained`` entry's weights are kept as they are).
 
-        Args:
-            report: record the init report (default None: ``self.init_report_enabled``).
-
         Example:
             >>> ResNet(depth=18, init_cfg=dict(type='Kaiming', layer='Conv2d')).init_weights()
         """
-        super().init_weights(report)
+        super().init_weights()
         if self.zero_init_residual and not self._loads_checkpoint():
             self._zero_init_residual()
 

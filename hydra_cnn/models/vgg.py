@@ -22,7 +22,7 @@ from torch import nn
 from hydra_cnn.bricks.conv import build_conv_layer
 from hydra_cnn.bricks.norm import build_norm_layer
 from hydra_cnn.init.base_module import BaseModule
-from hydra_cnn.models.resnet import as_int_tuple, build_act, freeze, norms_to_eval
+from hydra_cnn.models.resnet import as_int_tuple, build_act, freeze, norms_to_eval, with_pretrained
 from hydra_cnn.registry import ConfigKeyError
 
 __all__ = ["VGG"]
@@ -54,6 +54,10 @@ class VGG(BaseModule):
         norm_cfg: norm config, used when ``with_bn``. Default ``dict(type='BN',
             requires_grad=True)``.
         act_cfg: activation config (features and classifier). Default ``dict(type='ReLU')``.
+        pretrained: a checkpoint (path, URL or zoo name such as ``torchvision://resnet50``)
+            loaded by ``init_weights()`` after ``init_cfg``: mmcv's ``pretrained`` argument,
+            the same as appending ``dict(type='Pretrained', checkpoint=...)`` to ``init_cfg``.
+            Default None.
         init_cfg: weight init config for ``init_weights()``; None (default) keeps PyTorch's
             default init.
 
@@ -92,8 +96,9 @@ class VGG(BaseModule):
         norm_cfg: Any = dict(type="BN", requires_grad=True),  # noqa: B006 (never mutated)
         act_cfg: Any = dict(type="ReLU"),  # noqa: B006 (never mutated)
         init_cfg: Any = None,
+        pretrained: str | None = None,
     ) -> None:
-        super().__init__(init_cfg)
+        super().__init__(with_pretrained(init_cfg, pretrained))
         if depth not in self.arch_settings:
             raise ConfigKeyError(
                 f"invalid depth {depth!r} for VGG; valid depths: "

@@ -1,0 +1,183 @@
+"""Build a model and initialise it once: on the meta device when its init config covers it.
+
+A normal build runs PyTorch's default init (``reset_parameters``) for every layer, and then
+``init_weights()`` overwrites most of it. :func:`build_model` rehearses the build and the init
+on the ``meta`` device (no memory, no compute); when every parameter and buffer would be
+written by the init (configs, checkpoints, ``init_weights`` methods, or a norm layer's
+running-stat reset), it allocates the model with ``to_empty`` and initialises it for real, so
+PyTorch's default init never runs. Otherwise it builds normally and logs why at DEBUG level
+(logger ``hydra_cnn.init``).
+
+    >>> model = build_model(lambda: Net(init_cfg=dict(type='Kaiming', layer='Conv2d')))  # doctest: +SKIP
+    >>> model.init_report().uninitialized()                                              # doctest: +SKIP
+    []
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.modules.batchnorm import _NormBase
+
+from hydra_cnn.init.base_module import BaseModule, _split_init_cfg, _visit
+from hydra_cnn.init.initializers import apply_inits
+from hydra_cnn.init.report import NONE, RESET, InitReport, InitTracker, mark_uninitialized, tracking
+
+__all__ = ["build_model"]
+
+logger = logging.getLogger("hydra_cnn.init")
+
+
+def _factory(cfg_or_factory: Any) -> Callable[[], Any]:
+    if isinstance(cfg_or_factory, nn.Module):
+        raise TypeError(
+            "build_model needs a way to build the model (a class, a function, or a config), "
+            f"not a built {type(cfg_or_factory).__name__}; use init_weights() on it instead"
+        )
+    is_cfg = isinstance(cfg_or_factory, Mapping) or (
+        dataclasses.is_dataclass(cfg_or_factory) and not isinstance(cfg_or_factory, type)
+    )
+    if is_cfg:
+        keys = (
+            set(cfg_or_factory) if isinstance(cfg_or_factory, Mapping)
+            else {f.name for f in dataclasses.fields(cfg_or_factory)}
+        )
+        if "_target_" in keys:
+            from hydra.utils import instantiate
+
+            return lambda: instantiate(cfg_or_factory)
+        if "type" in keys:
+            from hydra_cnn.registry import MODELS
+
+            return lambda: MODELS.build(cfg_or_factory)
+        raise TypeError(
+            f"a model config needs '_target_' (Hydra) or 'type' (MODELS registry), got {cfg_or_factory!r}"
+        )
+    if callable(cfg_or_factory):
+        return cfg_or_factory
+    raise TypeError(
+        "build_model takes a model class or factory, a Hydra config with _target_, or a dict "
+        f"with type, but got {type(cfg_or_factory).__name__}: {cfg_or_factory!r}"
+    )
+
+
+def _init_root(model: nn.Module, init_cfg: Any, tracker: InitTracker) -> None:
+    if isinstance(model, BaseModule) or init_cfg is None:
+        _visit(model, tracker)
+        return
+    others, pretrained = _split_init_cfg(init_cfg)
+    apply_inits(model, others, tracker)
+    _visit(model, tracker)
+    apply_inits(model, pretrained, tracker)
+
+
+def _reset_flags(model: nn.Module) -> None:
+    for m in model.modules():
+        if isinstance(m, BaseModule):
+            m._is_init = False
+
+
+def _init(model: nn.Module, init_cfg: Any, report: bool, dry_run: bool = False) -> InitReport:
+    with tracking(model, report=report, dry_run=dry_run) as tracker:
+        _init_root(model, init_cfg, tracker)
+    return tracker.report()
+
+
+def _uncovered(model: nn.Module, report: InitReport) -> list[str]:
+    """Tensors the rehearsal left to PyTorch: never written, or parameters only a
+    ``reset_parameters`` fallback wrote (buffers a norm layer resets are fine)."""
+    out = []
+    for e in report:
+        if e.origin == NONE:
+            out.append(e.name)
+        elif e.origin == RESET:
+            owner = model.get_submodule(e.name.rpartition(".")[0])
+            if not (e.kind == "buffer" and isinstance(owner, _NormBase)):
+                out.append(e.name)
+    return out
+
+
+def _rehearse(model: nn.Module, init_cfg: Any) -> str | None:
+    """Run the init on the meta-device ``model``; None when it covers every tensor, else why."""
+    mark_uninitialized(model)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            report = _init(model, init_cfg, report=True, dry_run=True)
+    except Exception as exc:  # a data-dependent init cannot run on meta tensors
+        return f"its init fails on the meta device ({type(exc).__name__}: {exc})"
+    finally:
+        _reset_flags(model)
+    missing = _uncovered(model, report)
+    if missing:
+        shown = ", ".join(missing[:8]) + (f", ... ({len(missing)} in all)" if len(missing) > 8 else "")
+        return f"the init config does not cover {shown}"
+    return None
+
+
+def build_model(
+    cfg_or_factory: Any,
+    device: str | torch.device = "cpu",
+    init_cfg: Any = None,
+    *,
+    report: bool = True,
+) -> nn.Module:
+    """Build a model and initialise it, skipping PyTorch's default init when possible.
+
+    Args:
+        cfg_or_factory: how to build the model: a class or function called with no arguments,
+            a Hydra config with ``_target_``, or a dict with ``type`` (``MODELS`` registry).
+        device: where the parameters live (default ``'cpu'``).
+        init_cfg: init config for the whole model (default None: the model's own). For a
+            ``BaseModule`` it replaces the model's ``init_cfg``; for a plain module it applies
+            to the root before its children's ``init_weights``.
+        report: record the init report (default True).
+
+    Returns:
+        The initialised model (``init_weights()`` has run: calling it again warns).
+
+    Example:
+        >>> model = build_model(MyNet, init_cfg=dict(type='Kaiming', layer='Conv2d'))  # doctest: +SKIP
+        >>> print(model.init_report())                                                 # doctest: +SKIP
+    """
+    make = _factory(cfg_or_factory)
+    device = torch.device(device)
+
+    def _built(model: Any) -> nn.Module:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"the model factory returned {type(model).__name__}, not an nn.Module")
+        if init_cfg is not None and isinstance(model, BaseModule):
+            model.init_cfg = copy.deepcopy(init_cfg)
+        return model
+
+    reason: str | None
+    try:
+        with torch.device("meta"):
+            built = make()
+    except Exception as exc:  # e.g. a constructor that computes from tensor values
+        reason = f"building it on the meta device fails ({type(exc).__name__}: {exc})"
+    else:
+        model = _built(built)
+        reason = _rehearse(model, init_cfg)
+        if reason is None:
+            nn.Module.to_empty(model, device=device)
+            _reset_flags(model)
+            mark_uninitialized(model)
+            _init(model, init_cfg, report)
+            logger.debug("build_model: %s built on the meta device; PyTorch's default init "
+                         "skipped", type(model).__name__)
+            return model
+    logger.debug("build_model: building %s normally because %s",
+                 getattr(make, "__name__", type(make).__name__), reason)
+    with torch.device(device):
+        model = _built(make())
+    _reset_flags(model)
+    _init(model, init_cfg, report)
+    return model
