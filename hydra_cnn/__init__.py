@@ -57,7 +57,16 @@ _add("hydra_cnn.models", "ResNet", "ResNetV1c", "ResNetV1d", "VGG", "make_model"
 _add("hydra_cnn.configs.models", "ResNetConf", "ResNetV1cConf", "ResNetV1dConf", "VGGConf",
      "ResNet18Conf", "ResNet34Conf", "ResNet50Conf", "ResNet101Conf", "ResNet152Conf",
      "VGG11Conf", "VGG13Conf", "VGG16Conf", "VGG19Conf")
-_add("hydra_cnn.validation", "validate")
+_add("hydra_cnn.checkpoint.loader", "CheckpointLoader", "load_checkpoint", "save_checkpoint",
+     "load_from_local", "load_from_http", "_load_checkpoint", "_load_checkpoint_with_prefix")
+_add("hydra_cnn.checkpoint.state_dict", "load_state_dict", "get_state_dict", "LoadReport")
+_add("hydra_cnn.checkpoint.zoo", "get_torchvision_models", "get_external_models",
+     "get_mmcls_models", "get_deprecated_model_names", "get_home")
+_add("hydra_cnn.checkpoint.download", "download_checkpoint", "DownloadSettings")
+_add("hydra_cnn.checkpoint.errors", "DownloadError", "ChecksumError", "CorruptCacheError",
+     "OfflineError", "UnsafeCheckpointError", "StrictLoadError", "ZooFileError",
+     "UnverifiedDownloadWarning")
+_add("hydra_cnn.validation", "validate", "ConfigValidationError")
 _add("hydra_cnn.configs", "register_configs")
 _CONF_NAMES = (
     "BNConf", "BN1dConf", "BN2dConf", "BN3dConf", "BilinearUpsampleConf", "ClampConf",

@@ -39,7 +39,9 @@ def _store(group: str, name: str, cls: type, package: str | None = None) -> None
     if _STORED.get((group, name)) == (cls, package):
         return
     prior = _existing(group, name)
-    if prior is not None and (group, name) not in _STORED:
+    # a node from hydra_cnn in another process's store (launchers ship the ConfigStore to their
+    # workers) is ours; anything else is someone else's and is never overwritten
+    if prior is not None and (group, name) not in _STORED and prior.provider != PROVIDER:
         raise ValueError(
             f"cannot store hydra_cnn option {group}/{name}: the ConfigStore already has a node "
             f"there from provider {prior.provider!r}. Choose another group path."

@@ -1,0 +1,295 @@
+"""Checkpoint loading and downloading against the plain torch / requests way of doing it.
+
+Loading: a ~400 MB checkpoint (``--quick`` or ``QUICK=1``: ~40 MB) of a stack of Linear layers,
+saved as ``.pth`` and ``.safetensors``. Each load runs in its own fresh process, candidate and
+baseline alternating, ``--repeats`` times (default 5):
+
+- candidate: ``hydra_cnn.checkpoint.load_checkpoint(model, path, map_location='cpu')``
+  (``.pth`` memory-mapped, weights_only=True, grouped load report);
+- baseline: ``torch.load(path, map_location='cpu', weights_only=True)`` (or
+  ``safetensors.torch.load_file``) followed by ``model.load_state_dict``.
+
+It reports the load time, the process's peak RSS (which counts memory-mapped file pages) and
+the peak anonymous memory the load adds beyond the model (a second copy of the weights shows
+here), each as the median of the paired ratios (candidate / baseline; below 1.00 is better)
+with their min..max.
+
+Downloading: a 200 MB file (quick: 20 MB) served by ``python -m http.server`` on 127.0.0.1,
+fetched in fresh processes by ``download_checkpoint`` (SHA256-verified, temp file, fsync,
+atomic rename) and by plain ``requests`` streaming to a file (no hash, no fsync).
+
+    python benchmarks/bench_checkpoint.py            # full sizes
+    python benchmarks/bench_checkpoint.py --quick    # or QUICK=1
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import row
+
+DIM = 4096
+
+
+def _layers_for(megabytes: int) -> tuple[int, int]:
+    """(layers, dim) of a Linear stack of about ``megabytes`` MB of float32 weights."""
+    dim = DIM if megabytes >= 200 else 1024
+    per_layer = (dim * dim + dim) * 4 / 1e6
+    return max(1, round(megabytes / per_layer)), dim
+
+
+def _model(layers: int, dim: int):  # type: ignore[no-untyped-def]
+    import torch
+    from torch import nn
+
+    with torch.device("meta"):
+        model = nn.Sequential(*[nn.Linear(dim, dim) for _ in range(layers)])
+    model = model.to_empty(device="cpu")
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()  # touch the memory, so the model's RSS is counted before the load
+    return model
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+# -- children ----------------------------------------------------------------------------------
+def _rss_anon_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class _AnonSampler:
+    """Samples the process's anonymous RSS (heap, not file-backed pages) every millisecond."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak = _rss_anon_mb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.001):
+            self.peak = max(self.peak, _rss_anon_mb())
+
+    def __enter__(self) -> _AnonSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss_anon_mb())
+
+
+def child_load(who: str, fmt: str, path: str, layers: int, dim: int) -> dict[str, float]:
+    import torch
+    from safetensors.torch import load_file
+
+    from hydra_cnn.checkpoint import load_checkpoint
+
+    model = _model(layers, dim)
+    before = _peak_rss_mb()
+    anon_before = _rss_anon_mb()
+    with _AnonSampler() as anon:
+        start = time.perf_counter()
+        if who == "candidate":
+            load_checkpoint(model, path, map_location="cpu", logger="silent")
+        elif fmt == "pth":
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+            model.load_state_dict(ckpt["state_dict"])
+        else:
+            model.load_state_dict(load_file(path, device="cpu"))
+        seconds = time.perf_counter() - start
+    return {"seconds": seconds, "peak_rss_mb": _peak_rss_mb(), "model_rss_mb": before,
+            "extra_anon_mb": max(anon.peak - anon_before, 1.0)}
+
+
+def child_download(who: str, url: str, dest: str) -> dict[str, float]:
+    import requests
+
+    from hydra_cnn.checkpoint import download_checkpoint
+
+    start = time.perf_counter()
+    if who == "candidate":
+        download_checkpoint(url, dest, progress=False)
+    else:
+        target = os.path.join(dest, url.rsplit("/", 1)[-1])
+        with requests.get(url, stream=True, timeout=(10, 30)) as resp:
+            resp.raise_for_status()
+            with open(target, "wb") as fh:
+                for chunk in resp.iter_content(1 << 20):
+                    fh.write(chunk)
+    return {"seconds": time.perf_counter() - start}
+
+
+def _run_child(*args: str) -> dict[str, float]:
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", *args],
+                         capture_output=True, text=True, env={**os.environ,
+                                                              "HYDRA_CNN_NO_PROGRESS": "1"})
+    if out.returncode != 0:
+        raise RuntimeError(f"child {args} failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# -- pairing -----------------------------------------------------------------------------------
+def _pairs(candidate: Callable[[], dict[str, float]], baseline: Callable[[], dict[str, float]],
+           repeats: int) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
+    cs, bs = [], []
+    for i in range(repeats):
+        if i % 2:
+            cs.append(candidate())
+            bs.append(baseline())
+        else:
+            bs.append(baseline())
+            cs.append(candidate())
+    return cs, bs
+
+
+def _result(cs: list[dict[str, float]], bs: list[dict[str, float]], key: str
+            ) -> tuple[float, float, list[float]]:
+    b = [x[key] for x in bs]
+    c = [x[key] for x in cs]
+    return statistics.median(b), statistics.median(c), [ci / bi for ci, bi in zip(c, b, strict=True)]
+
+
+def _warm(path: Path) -> None:
+    with open(path, "rb") as fh:
+        while fh.read(1 << 24):
+            pass
+
+
+def bench_load(tmp: Path, megabytes: int, repeats: int) -> None:
+    from hydra_cnn.checkpoint import save_checkpoint
+
+    layers, dim = _layers_for(megabytes)
+    model = _model(layers, dim)
+    with __import__("torch").no_grad():
+        for p in model.parameters():
+            p.normal_()
+    paths = {"pth": tmp / "model.pth", "safetensors": tmp / "model.safetensors"}
+    for path in paths.values():
+        save_checkpoint(model, path)
+    del model
+    size = paths["pth"].stat().st_size / 1e6
+    print(f"load: {layers} x Linear({dim}, {dim}), {size:.0f} MB checkpoint, {repeats} "
+          f"paired runs, each in a fresh process", flush=True)
+    for fmt, path in paths.items():
+        _warm(path)
+        cs, bs = _pairs(lambda f=fmt, p=path: _run_child("load", "candidate", f, str(p),
+                                                         str(layers), str(dim)),
+                        lambda f=fmt, p=path: _run_child("load", "baseline", f, str(p),
+                                                         str(layers), str(dim)),
+                        repeats)
+        base = ("torch.load+load_state_dict" if fmt == "pth"
+                else "safetensors.load_file+load_state_dict")
+        row(f"load_checkpoint time ({fmt}, {size:.0f} MB)", base, "s",
+            _result(cs, bs, "seconds"))
+        row(f"load_checkpoint peak RSS ({fmt}, {size:.0f} MB)", base, "MB",
+            _result(cs, bs, "peak_rss_mb"),
+            note=f"process with the model, before loading: "
+                 f"{statistics.median(x['model_rss_mb'] for x in cs):.0f} MB; RSS counts "
+                 f"memory-mapped file pages too")
+        row(f"load_checkpoint peak anonymous memory added by the load ({fmt}, {size:.0f} MB)",
+            base, "MB", _result(cs, bs, "extra_anon_mb"),
+            note="heap the load allocates beyond the model (sampled each ms; floor 1 MB)")
+
+
+def bench_download(tmp: Path, megabytes: int, repeats: int) -> None:
+    srv_dir = tmp / "srv"
+    srv_dir.mkdir()
+    data = os.urandom(megabytes * 1_000_000)
+    name = f"bench-{hashlib.sha256(data).hexdigest()[:8]}.pth"
+    (srv_dir / name).write_bytes(data)
+    del data
+    server = subprocess.Popen(
+        [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1",
+         "--directory", str(srv_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        port = re.search(r"port (\d+)", line)
+        if not port:
+            raise RuntimeError(f"http.server did not start: {line!r}")
+        url = f"http://127.0.0.1:{port.group(1)}/{name}"
+        counter = iter(range(10**6))
+
+        def run(who: str) -> dict[str, float]:
+            dest = tmp / f"dl{next(counter)}"
+            dest.mkdir()
+            try:
+                return _run_child("download", who, url, str(dest))
+            finally:
+                shutil.rmtree(dest)
+
+        print(f"download: {megabytes} MB from a loopback http.server, {repeats} paired runs",
+              flush=True)
+        cs, bs = _pairs(lambda: run("candidate"), lambda: run("baseline"), repeats)
+        result = _result(cs, bs, "seconds")
+        row(f"download_checkpoint time ({megabytes} MB, sha256 verified)",
+            "requests stream to file", "s", result,
+            note=f"candidate {megabytes / result[1]:.0f} MB/s, baseline "
+                 f"{megabytes / result[0]:.0f} MB/s")
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="~40 MB checkpoint and 20 MB download (also QUICK=1)")
+    parser.add_argument("--repeats", type=int, default=5, help="paired runs; default 5")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        mode, *rest = args.child
+        if mode == "load":
+            who, fmt, path, layers, dim = rest
+            result = child_load(who, fmt, path, int(layers), int(dim))
+        else:
+            who, url, dest = rest
+            result = child_download(who, url, dest)
+        print(json.dumps(result))
+        return 0
+    quick = args.quick or os.environ.get("QUICK") == "1"
+    load_mb, download_mb = (40, 20) if quick else (400, 200)
+    import torch
+
+    print(f"bench_checkpoint: python {platform.python_version()}, torch {torch.__version__}, "
+          f"{os.cpu_count()} CPUs{', quick' if quick else ''}", flush=True)
+    tmp = Path(tempfile.mkdtemp(prefix="hydra_cnn_bench_"))
+    try:
+        bench_load(tmp, load_mb, args.repeats)
+        bench_download(tmp, download_mb, args.repeats)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

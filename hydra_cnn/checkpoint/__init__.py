@@ -1,0 +1,136 @@
+"""Model zoo and checkpoints: verified, resumable, concurrent-safe downloads and safe loading.
+
+    >>> from hydra_cnn.checkpoint import load_checkpoint
+    >>> ckpt = load_checkpoint(model, 'torchvision://resnet50')          # zoo name -> URL
+    >>> ckpt = load_checkpoint(model, 'open-mmlab://mine', zoo={'mine': '/data/mine.pth'})
+
+- :mod:`~hydra_cnn.checkpoint.zoo`: HOME, the zoo maps and their getters, ``zoo=`` overrides.
+- :mod:`~hydra_cnn.checkpoint.download`: :func:`download_checkpoint` into ``HOME/checkpoints``.
+- :mod:`~hydra_cnn.checkpoint.loader`: schemes, :func:`load_checkpoint`,
+  :func:`save_checkpoint`.
+- :mod:`~hydra_cnn.checkpoint.state_dict`: :func:`load_state_dict` and its :class:`LoadReport`.
+
+Importing this package is light: torch, requests, tqdm and filelock are imported by the
+functions that need them, and every environment variable is read at call time.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_LAZY: dict[str, str] = {}
+for _module, _names in {
+    "hydra_cnn.checkpoint.zoo": (
+        "get_home", "get_cache_dir", "get_torchvision_models", "get_external_models",
+        "get_mmcls_models", "get_deprecated_model_names", "load_zoo_file", "zoo_url",
+    ),
+    "hydra_cnn.checkpoint.download": ("DownloadSettings", "download_checkpoint"),
+    "hydra_cnn.checkpoint.loader": (
+        "CheckpointLoader", "load_checkpoint", "_load_checkpoint",
+        "_load_checkpoint_with_prefix", "load_from_local", "load_from_http",
+        "load_from_torchvision", "load_from_openmmlab", "load_from_mmcls", "save_checkpoint",
+    ),
+    "hydra_cnn.checkpoint.state_dict": (
+        "LoadReport", "load_state_dict", "get_state_dict", "weights_to_cpu",
+    ),
+    "hydra_cnn.checkpoint.errors": (
+        "DownloadError", "ChecksumError", "CorruptCacheError", "OfflineError",
+        "UnsafeCheckpointError", "StrictLoadError", "ZooFileError", "UnverifiedDownloadWarning",
+    ),
+    "hydra_cnn.checkpoint.dist": ("get_dist_info",),
+}.items():
+    for _name in _names:
+        _LAZY[_name] = _module
+
+__all__ = [
+    "CheckpointLoader",
+    "ChecksumError",
+    "CorruptCacheError",
+    "DownloadError",
+    "DownloadSettings",
+    "LoadReport",
+    "OfflineError",
+    "StrictLoadError",
+    "UnsafeCheckpointError",
+    "UnverifiedDownloadWarning",
+    "ZooFileError",
+    "_load_checkpoint",
+    "_load_checkpoint_with_prefix",
+    "download_checkpoint",
+    "get_cache_dir",
+    "get_deprecated_model_names",
+    "get_dist_info",
+    "get_external_models",
+    "get_home",
+    "get_mmcls_models",
+    "get_state_dict",
+    "get_torchvision_models",
+    "load_checkpoint",
+    "load_from_http",
+    "load_from_local",
+    "load_from_mmcls",
+    "load_from_openmmlab",
+    "load_from_torchvision",
+    "load_state_dict",
+    "load_zoo_file",
+    "save_checkpoint",
+    "weights_to_cpu",
+    "zoo_url",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hydra_cnn.checkpoint' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hydra_cnn.checkpoint.dist import get_dist_info
+    from hydra_cnn.checkpoint.download import DownloadSettings, download_checkpoint
+    from hydra_cnn.checkpoint.errors import (
+        ChecksumError,
+        CorruptCacheError,
+        DownloadError,
+        OfflineError,
+        StrictLoadError,
+        UnsafeCheckpointError,
+        UnverifiedDownloadWarning,
+        ZooFileError,
+    )
+    from hydra_cnn.checkpoint.loader import (
+        CheckpointLoader,
+        _load_checkpoint,
+        _load_checkpoint_with_prefix,
+        load_checkpoint,
+        load_from_http,
+        load_from_local,
+        load_from_mmcls,
+        load_from_openmmlab,
+        load_from_torchvision,
+        save_checkpoint,
+    )
+    from hydra_cnn.checkpoint.state_dict import (
+        LoadReport,
+        get_state_dict,
+        load_state_dict,
+        weights_to_cpu,
+    )
+    from hydra_cnn.checkpoint.zoo import (
+        get_cache_dir,
+        get_deprecated_model_names,
+        get_external_models,
+        get_home,
+        get_mmcls_models,
+        get_torchvision_models,
+        load_zoo_file,
+        zoo_url,
+    )

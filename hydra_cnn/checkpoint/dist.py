@@ -1,0 +1,78 @@
+"""Run a download once per node under ``torch.distributed``, reporting failures to every rank.
+
+Under an initialised process group with more than one rank, the lowest rank of each node (the
+node is told by host name) runs the download first while the others wait in a collective; the
+leader's outcome (success or the error text) is then gathered by every rank, so a failure raises
+on every rank instead of leaving the others stuck at a barrier. The other ranks then find the
+file in the cache. Every rank must call it (as with mmcv's barrier). Without torch.distributed
+(or with one rank) the function simply runs.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from hydra_cnn.checkpoint.errors import DownloadError
+
+__all__ = ["get_dist_info", "leader_first"]
+
+T = TypeVar("T")
+
+
+def _dist() -> Any:
+    # An initialised group needs torch.distributed imported already: do not import torch here.
+    dist = sys.modules.get("torch.distributed")
+    if dist is None or not dist.is_available() or not dist.is_initialized():
+        return None
+    return dist
+
+
+def get_dist_info() -> tuple[int, int]:
+    """Return ``(rank, world_size)``; ``(0, 1)`` without an initialised process group."""
+    dist = _dist()
+    if dist is None:
+        return 0, 1
+    return dist.get_rank(), dist.get_world_size()
+
+
+def leader_first(fn: Callable[[], T], what: str) -> T:
+    """Run ``fn`` on each node's leader rank first, then on the other ranks.
+
+    Args:
+        fn: the work (a download returning a path); it must be cheap on a second call.
+        what: a short description for error messages, e.g. the URL.
+
+    Raises:
+        DownloadError: on non-leader ranks when the leader failed (naming its rank and error);
+            the leader re-raises its own exception.
+    """
+    dist = _dist()
+    if dist is None or dist.get_world_size() == 1:
+        return fn()
+    rank, world = dist.get_rank(), dist.get_world_size()
+    hosts: list[Any] = [None] * world
+    dist.all_gather_object(hosts, socket.gethostname())
+    leader = min(i for i, h in enumerate(hosts) if h == hosts[rank])
+    result: Any = None
+    error: BaseException | None = None
+    status: tuple[str, str] = ("ok", "")
+    if rank == leader:
+        try:
+            result = fn()
+        except Exception as err:
+            error = err
+            status = ("error", f"{type(err).__name__}: {err}")
+    statuses: list[Any] = [None] * world
+    dist.all_gather_object(statuses, status)  # the barrier, carrying each leader's outcome
+    if rank == leader:
+        if error is not None:
+            raise error
+        return result
+    kind, message = statuses[leader]
+    if kind != "ok":
+        raise DownloadError(f"rank {leader} (the download leader of this node) failed to "
+                            f"fetch {what}: {message}")
+    return fn()

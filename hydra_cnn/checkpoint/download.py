@@ -1,0 +1,697 @@
+"""Verified, resumable, concurrent-safe checkpoint downloads into ``HOME/checkpoints``.
+
+:func:`download_checkpoint` returns the path of a verified file in the cache, downloading it
+first when needed::
+
+    >>> path = download_checkpoint('https://download.pytorch.org/models/resnet50-0676ba61.pth')
+
+- A cached file is reused without a request and re-verified (its SHA256 must start with the
+  prefix in its name, ``name-<8+ lowercase hex>.ext``); a corrupt one is downloaded again, or,
+  offline, raises :class:`CorruptCacheError` naming the path.
+- A download goes to a process-unique temp file, is checked for size and hash, then renamed into
+  place: an interrupted or failed download never leaves a file at the final path. Names without
+  a usable hash download with an :class:`UnverifiedDownloadWarning` and are fsynced (a hashed
+  file is re-verified on use instead).
+- Every request has connect and read timeouts; the whole download has a deadline. Connection
+  errors, 408, 429 (``Retry-After`` honoured up to a cap) and 5xx are retried with exponential
+  backoff; other 4xx are not. A broken transfer resumes with ``Range`` (a server that ignores it
+  is handled). Redirects from https to http are refused; loops end with an error.
+- ``HYDRA_CNN_OFFLINE=1``: no socket is opened; a missing file raises :class:`OfflineError`.
+
+Settings come from arguments, then environment variables (read at each call), then defaults:
+
+=========================  ===============================  =========
+setting                    environment variable             default
+=========================  ===============================  =========
+``connect_timeout``        ``HYDRA_CNN_CONNECT_TIMEOUT``    10 s
+``read_timeout``           ``HYDRA_CNN_READ_TIMEOUT``       30 s
+``deadline``               ``HYDRA_CNN_DOWNLOAD_TIMEOUT``   3600 s (0: none)
+``max_retries``            ``HYDRA_CNN_DOWNLOAD_RETRIES``   5
+``backoff``                ``HYDRA_CNN_BACKOFF``            1 s (doubles each retry)
+``backoff_max``            ``HYDRA_CNN_BACKOFF_MAX``        30 s
+``retry_after_max``        ``HYDRA_CNN_RETRY_AFTER_MAX``    60 s
+``lock_timeout``           ``HYDRA_CNN_LOCK_TIMEOUT``       the deadline
+``offline``                ``HYDRA_CNN_OFFLINE``            off
+``progress``               ``HYDRA_CNN_NO_PROGRESS``        on when stderr is a TTY
+=========================  ===============================  =========
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import email.utils
+import errno
+import hashlib
+import logging
+import os
+import queue
+import random
+import re
+import shutil
+import sys
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urljoin, urlsplit
+
+from hydra_cnn.checkpoint.cache import (
+    cache_lock,
+    check_cache_name,
+    check_not_symlink,
+    file_name_from_url,
+    hash_prefix,
+    remember_digest,
+    sweep_stale_partials,
+    temp_path,
+    verify_file,
+)
+from hydra_cnn.checkpoint.errors import (
+    ChecksumError,
+    CorruptCacheError,
+    DownloadError,
+    OfflineError,
+    UnverifiedDownloadWarning,
+)
+from hydra_cnn.checkpoint.zoo import get_cache_dir
+
+if TYPE_CHECKING:  # pragma: no cover
+    import requests
+
+__all__ = ["DownloadSettings", "download_checkpoint"]
+
+logger = logging.getLogger("hydra_cnn.checkpoint")
+
+_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_CHUNK = 1 << 20
+_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$")
+
+_ENV = {
+    "connect_timeout": "HYDRA_CNN_CONNECT_TIMEOUT",
+    "read_timeout": "HYDRA_CNN_READ_TIMEOUT",
+    "deadline": "HYDRA_CNN_DOWNLOAD_TIMEOUT",
+    "max_retries": "HYDRA_CNN_DOWNLOAD_RETRIES",
+    "backoff": "HYDRA_CNN_BACKOFF",
+    "backoff_max": "HYDRA_CNN_BACKOFF_MAX",
+    "retry_after_max": "HYDRA_CNN_RETRY_AFTER_MAX",
+    "lock_timeout": "HYDRA_CNN_LOCK_TIMEOUT",
+}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _env_flag(var: str) -> bool:
+    value = os.environ.get(var, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{var}={os.environ[var]!r} is not a flag; accepted: 1/0, true/false, yes/no")
+
+
+@dataclass(frozen=True)
+class DownloadSettings:
+    """Timeouts, retries and modes of a download; every field can be set for tests.
+
+    Args:
+        connect_timeout: seconds to wait for a TCP/TLS connection; default 10.
+        read_timeout: seconds to wait for any byte from the server; default 30.
+        deadline: seconds the whole download may take, retries included; None for no limit;
+            default 3600.
+        max_retries: retries after the first attempt (an attempt that brings new bytes does not
+            use one up); default 5.
+        backoff: the first retry's delay in seconds, doubled per retry (with jitter); default 1.
+        backoff_max: the largest backoff delay in seconds; default 30.
+        retry_after_max: the largest ``Retry-After`` (429/503) honoured, in seconds; a larger
+            one fails at once; default 60.
+        lock_timeout: seconds to wait for another process downloading the same file before
+            downloading unlocked; None waits up to the deadline; default None.
+        max_redirects: redirects followed per request; default 10.
+        offline: never open a socket (``HYDRA_CNN_OFFLINE=1``); default False.
+        progress: show a tqdm bar; None shows it when stderr is a TTY and
+            ``HYDRA_CNN_NO_PROGRESS`` is unset; default None.
+        verify: ``'auto'`` verifies names that carry a hash prefix and warns for the others;
+            ``'require'`` refuses names without one (before any request); ``'off'`` never
+            hashes (the file is still size-checked); default ``'auto'``.
+    """
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    deadline: float | None = 3600.0
+    max_retries: int = 5
+    backoff: float = 1.0
+    backoff_max: float = 30.0
+    retry_after_max: float = 60.0
+    lock_timeout: float | None = None
+    max_redirects: int = 10
+    offline: bool = False
+    progress: bool | None = None
+    verify: Literal["auto", "require", "off"] = "auto"
+
+    def __post_init__(self) -> None:
+        for name in ("connect_timeout", "read_timeout", "backoff", "backoff_max",
+                     "retry_after_max"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+        for name in ("deadline", "lock_timeout"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, (int, float)) or value < 0):
+                raise ValueError(f"{name} must be None or a number >= 0, got {value!r}")
+        for name in ("max_retries", "max_redirects"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+        if self.verify not in ("auto", "require", "off"):
+            raise ValueError(f"verify must be 'auto', 'require' or 'off', got {self.verify!r}")
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> DownloadSettings:
+        """Build settings from the environment (read now), then ``overrides`` (field names).
+
+        Args:
+            **overrides: any field of this class; unknown names raise ``TypeError``.
+        """
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(overrides) - fields)
+        if unknown:
+            raise TypeError(
+                f"unknown download setting(s) {', '.join(unknown)}; accepted: "
+                f"{', '.join(sorted(fields))}"
+            )
+        values: dict[str, Any] = {}
+        for name, var in _ENV.items():
+            raw = os.environ.get(var)
+            if raw is None or raw.strip() == "":
+                continue
+            text = raw.strip().lower()
+            try:
+                if name in ("max_retries",):
+                    values[name] = int(text)
+                elif name in ("deadline", "lock_timeout") and text in ("none", "0", "inf"):
+                    values[name] = None
+                else:
+                    values[name] = float(text)
+            except ValueError:
+                raise ValueError(f"{var}={raw!r} is not a number") from None
+        values["offline"] = _env_flag("HYDRA_CNN_OFFLINE")
+        if _env_flag("HYDRA_CNN_NO_PROGRESS"):
+            values["progress"] = False
+        values.update({k: v for k, v in overrides.items() if v is not None or k in (
+            "deadline", "lock_timeout")})
+        try:
+            return cls(**values)
+        except ValueError as err:
+            raise ValueError(f"invalid download setting: {err}") from None
+
+
+# -- progress --------------------------------------------------------------------------------
+def _stderr_is_tty() -> bool:
+    try:
+        stream = sys.stderr
+        return bool(stream is not None and stream.isatty() and stream.fileno() >= 0)
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+class _Progress:
+    """A tqdm bar that turns itself off instead of failing (closed or broken stderr)."""
+
+    def __init__(self, enabled: bool, total: int | None, desc: str) -> None:
+        self._bar: Any = None
+        if not enabled:
+            return
+        try:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=desc, unit="B", unit_scale=True,
+                             unit_divisor=1024, file=sys.stderr, leave=False)
+        except Exception:  # no tqdm, or stderr unusable: no bar
+            self._bar = None
+
+    def _call(self, method: str, *args: Any) -> None:
+        if self._bar is None:
+            return
+        try:
+            getattr(self._bar, method)(*args)
+        except Exception:
+            self._bar = None
+
+    def update(self, n: int) -> None:
+        self._call("update", n)
+
+    def reset(self, total: int | None, initial: int = 0) -> None:
+        self._call("reset", total)
+        if initial:
+            self._call("update", initial)
+
+    def close(self) -> None:
+        self._call("close")
+
+
+# -- the transfer ----------------------------------------------------------------------------
+class _Retry(Exception):
+    """An attempt failed in a way worth retrying."""
+
+    def __init__(self, message: str, delay: float | None = None) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class _BackgroundHash:
+    """SHA256 on a worker thread, so hashing overlaps the network (hashlib drops the GIL)."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=16)
+        self._hash = hashlib.sha256()
+        self._thread = threading.Thread(target=self._run, name="hydra_cnn-sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                self._hash.update(item)
+            finally:
+                self._queue.task_done()
+
+    def update(self, data: bytes) -> None:
+        self._queue.put(data)
+
+    def reset(self) -> None:
+        self._queue.join()
+        self._hash = hashlib.sha256()
+
+    def hexdigest(self) -> str:
+        self._queue.join()
+        return self._hash.hexdigest()
+
+    def close(self) -> None:
+        self._queue.put(None)
+
+
+class _Transfer:
+    """One download of ``url`` into the open temp file ``fd`` (resume, retries, deadline)."""
+
+    def __init__(self, url: str, fd: int, tmp: Path, final: Path, s: DownloadSettings) -> None:
+        self.url = url
+        self.fd = fd
+        self.tmp = tmp
+        self.final = final
+        self.s = s
+        self.start = time.monotonic()
+        self.deadline_at = None if s.deadline is None else self.start + s.deadline
+        self.offset = 0
+        self.total: int | None = None
+        self.hasher = _BackgroundHash()
+        self.validator: str | None = None
+        enabled = s.progress if s.progress is not None else _stderr_is_tty()
+        self.progress = _Progress(enabled, None, final.name)
+
+    # -- time ----------------------------------------------------------------------------
+    def _remaining(self) -> float | None:
+        return None if self.deadline_at is None else self.deadline_at - time.monotonic()
+
+    def _deadline_error(self, what: str) -> DownloadError:
+        got = f"got {self.offset} of {self.total if self.total is not None else '?'} bytes"
+        return DownloadError(
+            f"download of {self.url} exceeded the overall deadline of {self.s.deadline:g} s "
+            f"({what}; {got}); raise HYDRA_CNN_DOWNLOAD_TIMEOUT (seconds) for slow links",
+            self.url,
+        )
+
+    def _timeouts(self) -> tuple[float, float]:
+        remaining = self._remaining()
+        read = self.s.read_timeout
+        connect = self.s.connect_timeout
+        if remaining is not None:
+            if remaining <= 0:
+                raise self._deadline_error("no time left")
+            read = max(0.01, min(read, remaining))
+            connect = max(0.01, min(connect, remaining))
+        return connect, read
+
+    # -- file ----------------------------------------------------------------------------
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                n = os.write(self.fd, view)
+                view = view[n:]
+        except OSError as err:
+            hint = " (no space left on the disk, or a file size limit)" if err.errno in (
+                errno.ENOSPC, errno.EFBIG, errno.EDQUOT) else ""
+            raise OSError(
+                err.errno,
+                f"{err.strerror}{hint} while writing {self.tmp} for {self.final}; nothing was "
+                f"cached. Free some space or point HYDRA_CNN_HOME to another disk",
+            ) from err
+
+    def _restart(self) -> None:
+        os.ftruncate(self.fd, 0)
+        os.lseek(self.fd, 0, os.SEEK_SET)
+        self.offset = 0
+        self.hasher.reset()
+        self.validator = None
+
+    # -- HTTP ----------------------------------------------------------------------------
+    def _get(self, session: requests.Session, headers: dict[str, str]) -> requests.Response:
+        import requests
+
+        current = self.url
+        chain = [current]
+        for _ in range(self.s.max_redirects + 1):
+            try:
+                resp = session.get(current, headers=headers, stream=True,
+                                   timeout=self._timeouts(), allow_redirects=False)
+            except requests.exceptions.SSLError as err:
+                raise DownloadError(f"TLS error for {current}: {err}", self.url) from err
+            except requests.exceptions.Timeout as err:
+                raise _Retry(f"timed out waiting for {current} (connect timeout "
+                             f"{self.s.connect_timeout:g} s, read timeout "
+                             f"{self.s.read_timeout:g} s): {err}") from err
+            except requests.exceptions.ConnectionError as err:
+                raise _Retry(f"connection to {current} failed: {err}") from err
+            except requests.exceptions.RequestException as err:
+                raise DownloadError(f"request for {current} failed: {err}", self.url) from err
+            if resp.status_code not in _REDIRECT_STATUSES or "location" not in resp.headers:
+                return resp
+            target = urljoin(current, resp.headers["location"])
+            resp.close()
+            old, new = urlsplit(current).scheme, urlsplit(target).scheme
+            if new not in ("http", "https"):
+                raise DownloadError(f"refusing redirect from {current} to {target}: only "
+                                    f"http(s) is followed", self.url)
+            if old == "https" and new != "https":
+                raise DownloadError(f"refusing redirect from https to http: {current} -> "
+                                    f"{target}", self.url)
+            if target in chain:
+                raise DownloadError("redirect loop: " + " -> ".join([*chain, target]), self.url)
+            chain.append(target)
+            current = target
+        raise DownloadError(f"too many redirects (more than {self.s.max_redirects}) from "
+                            f"{self.url}: " + " -> ".join(chain), self.url)
+
+    def _attempt(self, session: requests.Session) -> bool:
+        """Run one request; return True when the body is complete."""
+        import urllib3
+
+        headers: dict[str, str] = {}
+        if self.offset:
+            headers["Range"] = f"bytes={self.offset}-"
+            if self.validator:
+                headers["If-Range"] = self.validator
+        resp = self._get(session, headers)
+        with contextlib.closing(resp):
+            status = resp.status_code
+            if status == 429 or (status == 503 and "retry-after" in resp.headers):
+                wait = _retry_after(resp.headers.get("retry-after"))
+                if wait is not None and wait > self.s.retry_after_max:
+                    raise DownloadError(
+                        f"HTTP {status} for {self.url}: the server asked to retry after "
+                        f"{wait:.0f} s, more than the cap of {self.s.retry_after_max:g} s "
+                        f"(HYDRA_CNN_RETRY_AFTER_MAX)", self.url)
+                raise _Retry(f"HTTP {status} {resp.reason} for {self.url}", wait)
+            if status in _RETRY_STATUSES:
+                raise _Retry(f"HTTP {status} {resp.reason} for {self.url}")
+            encoding = resp.headers.get("content-encoding", "identity").strip().lower()
+            resumable = encoding in ("", "identity")
+            if status == 206 and self.offset and resumable:
+                m = _CONTENT_RANGE.match(resp.headers.get("content-range", ""))
+                if not m or int(m.group(1)) != self.offset:
+                    self._restart()
+                    raise _Retry(f"bad Content-Range {resp.headers.get('content-range')!r} "
+                                 f"for bytes={self.offset}- from {self.url}")
+                self.total = None if m.group(3) == "*" else int(m.group(3))
+            elif status == 200 or (status == 206 and not self.offset):
+                if self.offset:
+                    logger.info("%s ignored the Range request; starting over", self.url)
+                    self._restart()
+                length = resp.headers.get("content-length")
+                self.total = int(length) if (length and length.isdigit() and resumable) else None
+                if status == 206:  # a range we did not ask for
+                    self.total = None
+                etag = resp.headers.get("etag")
+                if etag and not etag.startswith("W/"):
+                    self.validator = etag
+                elif resp.headers.get("last-modified"):
+                    self.validator = resp.headers["last-modified"]
+                self._check_space()
+            elif status == 416:
+                self._restart()
+                raise _Retry(f"HTTP 416 (range not satisfiable) for {self.url}")
+            else:
+                raise DownloadError(f"HTTP {status} {resp.reason} for {self.url}", self.url)
+            if not resumable:
+                self.validator = None
+            self.progress.reset(self.total, self.offset)
+            raw = resp.raw
+            # read1 returns what has arrived (urllib3 >= 2.3), so the deadline is checked often
+            read = getattr(raw, "read1", None)
+            try:
+                while True:
+                    remaining = self._remaining()
+                    if remaining is not None and remaining <= 0:
+                        raise self._deadline_error("the transfer was too slow")
+                    chunk = (read(_CHUNK, decode_content=True) if read is not None
+                             else raw.read(1 << 16, decode_content=True))
+                    if not chunk:
+                        break
+                    self._write(chunk)
+                    self.hasher.update(chunk)
+                    self.offset += len(chunk)
+                    self.progress.update(len(chunk))
+            except (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError) as err:
+                if not resumable:
+                    self._restart()
+                raise _Retry(self._incomplete(f"{type(err).__name__}: {err}")) from err
+            if self.total is not None and self.offset != self.total:
+                if self.offset > self.total:
+                    self._restart()
+                raise _Retry(self._incomplete("the connection closed early"))
+            return True
+
+    def _incomplete(self, why: str) -> str:
+        if self.total is not None:
+            return (f"incomplete download: got {self.offset} of {self.total} bytes from "
+                    f"{self.url} ({why})")
+        return f"download of {self.url} broke off after {self.offset} bytes ({why})"
+
+    def _check_space(self) -> None:
+        if self.total is None:
+            return
+        try:
+            free = shutil.disk_usage(self.tmp.parent).free
+        except OSError:
+            return
+        if self.total > free:
+            raise OSError(
+                errno.ENOSPC,
+                f"not enough space for {self.final}: {self.url} is {self.total} bytes, "
+                f"{free} bytes are free in {self.tmp.parent}; free some space or point "
+                f"HYDRA_CNN_HOME to another disk",
+            )
+
+    def run(self) -> str:
+        """Download the whole body; return its hex SHA256."""
+        import requests
+
+        from hydra_cnn import __version__
+
+        session = requests.Session()
+        session.headers["User-Agent"] = f"hydra-cnn/{__version__}"
+        session.headers["Accept-Encoding"] = "identity"
+        failures = 0
+        high_water = -1
+        attempts = 0
+        try:
+            while True:
+                attempts += 1
+                try:
+                    if self._attempt(session):
+                        return self.hasher.hexdigest()
+                except _Retry as err:
+                    if self.offset > high_water:  # new bytes arrived: a fresh retry budget
+                        high_water = self.offset
+                        failures = 0
+                    failures += 1
+                    if failures > self.s.max_retries:
+                        raise DownloadError(
+                            f"{err} (gave up after {attempts} attempts; max_retries="
+                            f"{self.s.max_retries})", self.url) from err
+                    delay = min(self.s.backoff_max, self.s.backoff * 2 ** (failures - 1))
+                    delay *= 0.5 + random.random() / 2
+                    if err.delay is not None:
+                        delay = max(delay, err.delay)
+                    remaining = self._remaining()
+                    if remaining is not None and delay >= remaining:
+                        raise self._deadline_error(f"last error: {err}") from err
+                    logger.warning("%s; retrying in %.1f s", err, delay)
+                    time.sleep(delay)
+        finally:
+            session.close()
+            self.progress.close()
+            self.hasher.close()
+
+
+# -- public ----------------------------------------------------------------------------------
+def download_checkpoint(
+    url: str,
+    cache_dir: str | os.PathLike[str] | None = None,
+    *,
+    file_name: str | None = None,
+    settings: DownloadSettings | None = None,
+    **overrides: Any,
+) -> Path:
+    """Return the path of a verified cached copy of ``url``, downloading it when needed.
+
+    Args:
+        url: an ``http://`` or ``https://`` URL.
+        cache_dir: the cache folder; default None means ``HOME/checkpoints``.
+        file_name: the cache file name; default None takes the URL's last path segment. Its
+            ``-<8+ hex>.ext`` suffix is the SHA256 prefix the bytes must match.
+        settings: a :class:`DownloadSettings`; default None reads the environment now.
+        **overrides: fields of :class:`DownloadSettings` (``read_timeout=0.5``, ...).
+
+    Raises:
+        DownloadError: HTTP errors, timeouts, the deadline, incomplete bodies, bad redirects.
+        ChecksumError: the bytes do not match the hash prefix in the name.
+        OfflineError: offline mode and the file is not cached.
+        CorruptCacheError: the cached file is corrupt and cannot be downloaded again.
+        ValueError: an unsafe file name or a symlink at a cache path (before any write).
+        OSError: the cache could not be written (disk full: the path is named).
+    """
+    if settings is None:
+        s = DownloadSettings.from_env(**overrides)
+    else:
+        s = dataclasses.replace(settings, **overrides) if overrides else settings
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    name = check_cache_name(file_name) if file_name is not None else file_name_from_url(url)
+    prefix = None if s.verify == "off" else hash_prefix(name)
+    if prefix is None and s.verify == "require":
+        raise ValueError(
+            f"{name} carries no SHA256 prefix (name-<8 to 64 lowercase hex>.ext), and "
+            f"verify='require' refuses unverifiable downloads; URL: {url}"
+        )
+    folder = Path(os.path.abspath(os.fspath(cache_dir) if cache_dir is not None
+                                  else get_cache_dir()))
+    final = folder / name
+    check_not_symlink(final)
+
+    cached = _check_cached(final, prefix, url, s)
+    if cached is not None:
+        return cached
+    if s.offline:
+        raise OfflineError(
+            f"offline mode (HYDRA_CNN_OFFLINE=1) and not cached: {final} (from {url}); unset "
+            f"HYDRA_CNN_OFFLINE or copy the file there", url)
+    if prefix is None and s.verify == "auto":
+        warnings.warn(UnverifiedDownloadWarning(
+            f"{name} carries no SHA256 prefix (name-<8+ lowercase hex>.ext), so the download "
+            f"from {url} cannot be verified"), stacklevel=2)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OSError(err.errno, f"cannot create the cache folder {folder}: {err.strerror}; "
+                                 f"set HYDRA_CNN_HOME to a writable folder") from err
+    lock_timeout = s.lock_timeout if s.lock_timeout is not None else s.deadline
+    with cache_lock(folder, name, lock_timeout):
+        cached = _check_cached(final, prefix, url, s, quiet=True)
+        if cached is not None:  # another process finished it while we waited
+            return cached
+        sweep_stale_partials(folder)
+        logger.info("downloading %s to %s", url, final)
+        _download_to(url, final, prefix, s)
+    return final
+
+
+def _check_cached(final: Path, prefix: str | None, url: str, s: DownloadSettings,
+                  quiet: bool = False) -> Path | None:
+    """Return ``final`` when it holds a good copy; None when it must be downloaded."""
+    if not final.exists():
+        return None
+    if not final.is_file():
+        raise ValueError(f"cache path {final} exists but is not a regular file; remove it")
+    if prefix is None:
+        return final
+    ok, digest = verify_file(final, prefix)
+    if ok:
+        return final
+    message = (f"cached file {final} is corrupt: its sha256 {digest} does not start with "
+               f"{prefix}; delete it")
+    if s.offline:
+        raise CorruptCacheError(message + " (offline mode is on, so it cannot be downloaded "
+                                "again)", None, expected=prefix, actual=digest)
+    if not os.access(final.parent, os.W_OK):
+        raise CorruptCacheError(message + " (the cache folder is read-only)", None,
+                                expected=prefix, actual=digest)
+    if not quiet:
+        logger.warning("%s; downloading it again", message)
+    return None
+
+
+def _download_to(url: str, final: Path, prefix: str | None, s: DownloadSettings) -> None:
+    tmp = temp_path(final.parent, final.name)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(
+        os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(tmp, flags, 0o666)
+    except OSError as err:
+        raise OSError(err.errno, f"cannot create {tmp} for the download of {url}: "
+                                 f"{err.strerror}") from err
+    done = False
+    try:
+        try:
+            transfer = _Transfer(url, fd, tmp, final, s)
+            digest = transfer.run()
+            try:
+                # A name with a hash is re-verified on use, so a file torn by a power loss is
+                # caught then; only unverifiable files pay for an fsync.
+                if prefix is None:
+                    os.fsync(fd)
+            except OSError as err:
+                raise OSError(err.errno, f"{err.strerror} while writing {tmp} for {final}; "
+                                         f"nothing was cached") from err
+        finally:
+            os.close(fd)
+        if prefix is not None and not digest.startswith(prefix):
+            raise ChecksumError(
+                f"sha256 mismatch for {final.name} from {url}: expected prefix {prefix}, got "
+                f"{digest}; the file was not cached", url, expected=prefix, actual=digest)
+        check_not_symlink(final)
+        os.replace(tmp, final)
+        done = True
+        remember_digest(final, digest)
+        if prefix is None:  # make the rename durable too
+            with contextlib.suppress(OSError):
+                dir_fd = os.open(final.parent, os.O_RDONLY)
+                try:
+                    os.fsync(dir_fd)
+                finally:
+                    os.close(dir_fd)
+    finally:
+        if not done:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)

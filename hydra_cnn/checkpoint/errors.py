@@ -1,0 +1,99 @@
+"""Exceptions and warnings of the checkpoint package.
+
+Every error names the bad value (a URL, a path, a zoo name, a key) and says what would work.
+The classes subclass the built-in exception a caller would already catch:
+
+- :class:`DownloadError` (an ``OSError``): the network or the server failed;
+  :class:`ChecksumError`, :class:`OfflineError` and :class:`CorruptCacheError` refine it.
+- :class:`UnsafeCheckpointError` (a ``pickle.UnpicklingError``): ``weights_only=True`` refused a
+  global; the message names it and the ``weights_only=False`` opt-out.
+- :class:`StrictLoadError` (a ``RuntimeError``, as torch and mmcv raise): ``strict=True`` found
+  missing, unexpected or shape-mismatched keys; the model was left unchanged.
+- :class:`ZooFileError` (a ``ValueError``): a malformed zoo map, with file, line and column.
+"""
+
+from __future__ import annotations
+
+import pickle
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hydra_cnn.checkpoint.state_dict import LoadReport
+
+__all__ = [
+    "ChecksumError",
+    "CorruptCacheError",
+    "DownloadError",
+    "OfflineError",
+    "StrictLoadError",
+    "UnsafeCheckpointError",
+    "UnverifiedDownloadWarning",
+    "ZooFileError",
+]
+
+
+class DownloadError(OSError):
+    """A download failed (HTTP status, timeout, incomplete body, refused redirect, ...).
+
+    Args:
+        message: what failed, naming the URL.
+        url: the URL that was being downloaded, or None.
+    """
+
+    def __init__(self, message: str, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ChecksumError(DownloadError):
+    """The SHA256 of a file does not start with the prefix its name carries.
+
+    Args:
+        message: the full message.
+        url: the URL the bytes came from, or None for a cached file.
+        expected: the hex prefix from the file name.
+        actual: the full hex SHA256 of the bytes.
+    """
+
+    def __init__(
+        self, message: str, url: str | None = None, *, expected: str = "", actual: str = ""
+    ) -> None:
+        super().__init__(message, url)
+        self.expected = expected
+        self.actual = actual
+
+
+class CorruptCacheError(ChecksumError):
+    """A cached file fails its hash check and cannot be replaced (offline or read-only cache)."""
+
+
+class OfflineError(DownloadError):
+    """Offline mode (``HYDRA_CNN_OFFLINE=1``) is on and the file is not in the cache."""
+
+
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """``weights_only=True`` refused a checkpoint because it needs a global that could run code."""
+
+
+class StrictLoadError(RuntimeError):
+    """``strict=True`` found missing, unexpected or shape-mismatched keys; nothing was copied.
+
+    Args:
+        message: the full message.
+        report: the :class:`~hydra_cnn.checkpoint.state_dict.LoadReport` that was refused.
+    """
+
+    def __init__(self, message: str, report: LoadReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class ZooFileError(ValueError):
+    """A zoo map (JSON or YAML) is malformed: the message names the file, line and column."""
+
+
+class UnverifiedDownloadWarning(UserWarning):
+    """A file was downloaded whose name carries no usable SHA256 prefix, so it was not verified."""

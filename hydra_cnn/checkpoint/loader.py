@@ -1,0 +1,557 @@
+"""Load checkpoints from local files, URLs and model zoos into models (mmcv's API).
+
+:func:`load_checkpoint` takes a model and a checkpoint name, loads it through the loader of its
+scheme, strips ``module.`` prefixes, copies the weights and logs a short grouped report::
+
+    >>> load_checkpoint(model, 'torchvision://resnet50')         # zoo name
+    >>> load_checkpoint(model, 'https://host/model-1a2b3c4d.pth')  # verified, cached download
+    >>> load_checkpoint(model, 'work_dirs/latest.pth', strict=True)
+
+Schemes (``CheckpointLoader.register_scheme`` adds more; the longest matching prefix wins):
+
+==================================  =====================================================
+``/path/x.pth``, ``.pt``            ``torch.load(mmap=True, weights_only=True)``
+``/path/x.safetensors``             safetensors (``pip install 'hydra-cnn[safetensors]'``)
+``http://``, ``https://``           :func:`~hydra_cnn.checkpoint.download_checkpoint`
+``torchvision://NAME``              the torchvision zoo (``modelzoo://`` is deprecated)
+``open-mmlab://``, ``openmmlab://`` the open-mmlab zoo, merged with HOME's JSON files
+``mmcls://NAME``                    the mmcls zoo; only ``backbone.`` keys, prefix removed
+==================================  =====================================================
+
+Checkpoints load with ``weights_only=True``: a pickle that needs any other global is refused
+with :class:`UnsafeCheckpointError` naming it; pass ``weights_only=False`` only for files you
+trust. There is never a silent fallback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import json
+import os
+import pickle
+import re
+import secrets
+import time
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from hydra_cnn.checkpoint.dist import leader_first
+from hydra_cnn.checkpoint.download import download_checkpoint
+from hydra_cnn.checkpoint.errors import UnsafeCheckpointError
+from hydra_cnn.checkpoint.state_dict import (
+    LoggerLike,
+    get_logger,
+    get_state_dict,
+    load_state_dict,
+    unwrap_model,
+    weights_to_cpu,
+)
+from hydra_cnn.checkpoint.zoo import ZooOverrides, zoo_url
+from hydra_cnn.registry import ConfigKeyError, closest_match
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
+
+__all__ = [
+    "CheckpointLoader",
+    "_load_checkpoint",
+    "_load_checkpoint_with_prefix",
+    "load_checkpoint",
+    "load_from_http",
+    "load_from_local",
+    "load_from_mmcls",
+    "load_from_openmmlab",
+    "load_from_torchvision",
+    "save_checkpoint",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_DEFAULT_REVISE_KEYS: tuple[tuple[str, str], ...] = ((r"^module\.", ""),)
+
+
+class CheckpointLoader:
+    """Routes a checkpoint name to the loader registered for its prefix (longest prefix wins).
+
+    A loader is ``fn(filename, map_location=None)`` returning the loaded object; the keyword
+    arguments ``weights_only``, ``zoo`` and ``logger`` are passed when its signature names them.
+
+    Example:
+        >>> @CheckpointLoader.register_scheme('s3://')
+        ... def load_from_s3(filename, map_location=None):
+        ...     ...
+    """
+
+    _schemes: dict[str, Callable[..., Any]] = {}
+
+    @classmethod
+    def _register_scheme(cls, prefixes: str | Sequence[str], loader: Callable[..., Any],
+                         force: bool = False) -> None:
+        if isinstance(prefixes, str):
+            prefixes = [prefixes]
+        if not isinstance(prefixes, (list, tuple)) or not all(
+                isinstance(p, str) for p in prefixes):
+            raise TypeError(f"prefixes must be a str or a list/tuple of str, got {prefixes!r}")
+        if not callable(loader):
+            raise TypeError(f"loader must be callable, got {type(loader).__name__}")
+        for prefix in prefixes:
+            if prefix in cls._schemes and not force:
+                raise ConfigKeyError(
+                    f"{prefix!r} is already registered as a checkpoint loader "
+                    f"({cls._schemes[prefix].__name__}); pass force=True to replace it"
+                )
+        for prefix in prefixes:
+            cls._schemes[prefix] = loader
+
+    @classmethod
+    def register_scheme(cls, prefixes: str | Sequence[str], loader: Callable[..., Any] | None = None,
+                        force: bool = False) -> Any:
+        """Register a loader for one or more prefixes; works as a call or as a decorator.
+
+        Args:
+            prefixes: a prefix such as ``'s3://'``, or a list of them (plain strings; the
+                longest matching one wins).
+            loader: the loader function; default None returns a decorator.
+            force: replace an existing registration; default False raises ``KeyError``.
+        """
+        if loader is not None:
+            cls._register_scheme(prefixes, loader, force=force)
+            return loader
+
+        def _register(fn: F) -> F:
+            cls._register_scheme(prefixes, fn, force=force)
+            return fn
+
+        return _register
+
+    @classmethod
+    def schemes(cls) -> list[str]:
+        """The registered prefixes, longest first (``''`` is the local-path loader)."""
+        return sorted(cls._schemes, key=lambda p: (-len(p), p))
+
+    @classmethod
+    def _get_checkpoint_loader(cls, path: str) -> Callable[..., Any]:
+        best: str | None = None
+        for prefix in cls._schemes:
+            if path.startswith(prefix) and (best is None or len(prefix) > len(best)):
+                best = prefix
+        if not best:
+            m = _SCHEME_RE.match(path)
+            if m:
+                known = [p for p in cls.schemes() if p]
+                hit = closest_match(m.group(0), known)
+                hint = f" Did you mean {hit!r}?" if hit else ""
+                raise ValueError(
+                    f"unknown checkpoint scheme {m.group(0)!r} in {path!r}.{hint} Registered "
+                    f"schemes: {', '.join(known)} (or a local path); add one with "
+                    f"CheckpointLoader.register_scheme"
+                )
+        if best is None:
+            raise ValueError(f"no checkpoint loader matches {path!r}; registered schemes: "
+                             f"{', '.join(cls.schemes())}")
+        return cls._schemes[best]
+
+    @classmethod
+    def load_checkpoint(
+        cls,
+        filename: str,
+        map_location: Any = None,
+        logger: LoggerLike = None,
+        *,
+        weights_only: bool = True,
+        zoo: ZooOverrides = None,
+    ) -> Any:
+        """Load a checkpoint through the loader of its scheme.
+
+        Args:
+            filename: a local path, a URL or a zoo name (``torchvision://resnet50``).
+            map_location: passed to ``torch.load``; default None.
+            logger: where the "load checkpoint from" line goes; default None.
+            weights_only: refuse pickles that need unsafe globals; default True.
+            zoo: zoo overrides for this call (name -> URL or path, or a JSON/YAML file).
+        """
+        filename = os.fspath(filename)
+        loader = cls._get_checkpoint_loader(filename)
+        log = get_logger(logger)
+        if log is not None:
+            kind = loader.__name__[10:] if loader.__name__.startswith("load_from_") else (
+                loader.__name__)
+            log.info("load checkpoint from %s path: %s", kind, filename)
+        kwargs = _accepted_kwargs(loader, {"weights_only": weights_only, "zoo": zoo,
+                                           "logger": logger})
+        if not weights_only and "weights_only" not in kwargs:
+            warnings.warn(f"the loader {loader.__name__} for {filename} takes no weights_only "
+                          f"argument; weights_only=False has no effect there", stacklevel=2)
+        return loader(filename, map_location, **kwargs)
+
+
+def _accepted_kwargs(fn: Callable[..., Any], candidates: dict[str, Any]) -> dict[str, Any]:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return {}
+    named = {n for n, p in params.items()
+             if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)}
+    return {k: v for k, v in candidates.items() if k in named}
+
+
+# -- reading files ---------------------------------------------------------------------------
+def _unsafe_error(filename: str, err: BaseException) -> UnsafeCheckpointError:
+    text = str(err)
+    m = re.search(r"GLOBAL ([\w.]+)", text)
+    what = f"the global {m.group(1)!r}" if m else "an object"
+    detail = text.split("WeightsUnpickler error:")[-1].strip().splitlines()[0] if text else ""
+    return UnsafeCheckpointError(
+        f"refused to load {filename}: it needs {what}, which weights_only=True does not allow "
+        f"(loading it could run code). Only if you trust this file, pass weights_only=False, "
+        f"or allow the global with torch.serialization.add_safe_globals([...]). "
+        f"torch said: {detail}"
+    )
+
+
+def _map_device(map_location: Any) -> str:
+    import torch
+
+    if map_location is None:
+        return "cpu"
+    if isinstance(map_location, (str, torch.device)):
+        return str(map_location)
+    raise TypeError(
+        f"map_location for a .safetensors file must be None, a str or a torch.device, got "
+        f"{type(map_location).__name__}"
+    )
+
+
+def load_from_local(filename: str, map_location: Any = None, *, weights_only: bool = True
+                    ) -> Any:
+    """Load a local checkpoint file (``.pth``/``.pt`` via torch.load, ``.safetensors``).
+
+    ``.pth`` files are memory-mapped (``mmap=True``), so a large checkpoint is not held twice.
+
+    Args:
+        filename: the path (``~`` is expanded).
+        map_location: where tensors go (``torch.load``'s argument); default None.
+        weights_only: refuse pickles needing unsafe globals; default True.
+    """
+    path = os.path.expanduser(os.fspath(filename))
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint file not found: {filename}")
+    lower = path.lower()
+    if lower.endswith(".pt2"):
+        raise ValueError(f"{filename}: .pt2 (torch.export) archives are not checkpoints; "
+                         f"accepted: .pth, .pt (torch.save) or .safetensors")
+    if lower.endswith(".safetensors"):
+        try:
+            from safetensors.torch import load_file
+        except ImportError as err:
+            raise ImportError(
+                f"loading {filename} needs the safetensors package: "
+                f"pip install 'hydra-cnn[safetensors]'"
+            ) from err
+        return load_file(path, device=_map_device(map_location))
+    import torch
+
+    try:
+        try:
+            return torch.load(path, map_location=map_location, weights_only=weights_only,
+                              mmap=True)
+        except RuntimeError as err:
+            if "mmap can only be used" not in str(err):
+                raise
+            # a legacy (non-zip) torch.save file: it cannot be memory-mapped
+            return torch.load(path, map_location=map_location, weights_only=weights_only)
+    except pickle.UnpicklingError as err:
+        if weights_only and "Weights only load failed" in str(err):
+            raise _unsafe_error(filename, err) from err
+        raise
+
+
+def load_from_http(
+    filename: str,
+    map_location: Any = None,
+    model_dir: str | os.PathLike[str] | None = None,
+    *,
+    weights_only: bool = True,
+    **download_options: Any,
+) -> Any:
+    """Download (or reuse from the cache) an http(s) checkpoint, then load it.
+
+    Under torch.distributed the lowest rank of each node downloads first; a failure there
+    raises on every rank.
+
+    Args:
+        filename: the URL; its file name's ``-<8+ hex>`` suffix is verified.
+        map_location: passed to ``torch.load``; default None.
+        model_dir: the cache folder; default None means ``HOME/checkpoints``.
+        weights_only: refuse pickles needing unsafe globals; default True.
+        **download_options: fields of :class:`~hydra_cnn.checkpoint.DownloadSettings`.
+    """
+    path = leader_first(lambda: download_checkpoint(filename, model_dir, **download_options),
+                        filename)
+    return load_from_local(str(path), map_location, weights_only=weights_only)
+
+
+def _load_zoo(filename: str, map_location: Any, weights_only: bool, zoo: ZooOverrides) -> Any:
+    target = zoo_url(filename, zoo)
+    if target.startswith(("http://", "https://")):
+        return load_from_http(target, map_location, weights_only=weights_only)
+    if not os.path.isfile(target):
+        raise FileNotFoundError(f"{filename} maps to {target}, which does not exist")
+    return load_from_local(target, map_location, weights_only=weights_only)
+
+
+def load_from_torchvision(filename: str, map_location: Any = None, *, weights_only: bool = True,
+                          zoo: ZooOverrides = None) -> Any:
+    """Load ``torchvision://NAME`` (``resnet50``, ``resnet50.imagenet1k_v2``,
+    ``ResNet50_Weights.IMAGENET1K_V1``); ``modelzoo://`` is a deprecated alias.
+
+    Args:
+        filename: the zoo name.
+        map_location: passed to ``torch.load``; default None.
+        weights_only: refuse pickles needing unsafe globals; default True.
+        zoo: overrides for this call; default None.
+    """
+    return _load_zoo(filename, map_location, weights_only, zoo)
+
+
+def load_from_openmmlab(filename: str, map_location: Any = None, *, weights_only: bool = True,
+                        zoo: ZooOverrides = None) -> Any:
+    """Load ``open-mmlab://NAME`` or ``openmmlab://NAME`` (deprecated names warn).
+
+    Args:
+        filename: the zoo name.
+        map_location: passed to ``torch.load``; default None.
+        weights_only: refuse pickles needing unsafe globals; default True.
+        zoo: overrides for this call; default None.
+    """
+    return _load_zoo(filename, map_location, weights_only, zoo)
+
+
+def load_from_mmcls(filename: str, map_location: Any = None, *, weights_only: bool = True,
+                    zoo: ZooOverrides = None) -> dict[str, Any]:
+    """Load ``mmcls://NAME`` and keep only its backbone: ``{'state_dict': {key: tensor}}``.
+
+    Args:
+        filename: the zoo name.
+        map_location: passed to ``torch.load``; default None.
+        weights_only: refuse pickles needing unsafe globals; default True.
+        zoo: overrides for this call; default None.
+    """
+    ckpt = _load_zoo(filename, map_location, weights_only, zoo)
+    sd = ckpt["state_dict"] if isinstance(ckpt, Mapping) and "state_dict" in ckpt else ckpt
+    if not isinstance(sd, Mapping):
+        raise RuntimeError(f"No state_dict found in checkpoint file {filename}")
+    new = OrderedDict((k[len("backbone."):], v) for k, v in sd.items()
+                      if k.startswith("backbone."))
+    if not new:
+        raise ValueError(f"{filename} has no 'backbone.' keys; mmcls:// loads the backbone of "
+                         f"an mmcls classifier checkpoint")
+    return {"state_dict": new}
+
+
+CheckpointLoader.register_scheme("", load_from_local)
+CheckpointLoader.register_scheme(["http://", "https://"], load_from_http)
+CheckpointLoader.register_scheme(["torchvision://", "modelzoo://"], load_from_torchvision)
+CheckpointLoader.register_scheme(["open-mmlab://", "openmmlab://"], load_from_openmmlab)
+CheckpointLoader.register_scheme("mmcls://", load_from_mmcls)
+
+
+# -- mmcv's functions ------------------------------------------------------------------------
+def _load_checkpoint(
+    filename: str | os.PathLike[str],
+    map_location: Any = None,
+    logger: LoggerLike = None,
+    weights_only: bool = True,
+    zoo: ZooOverrides = None,
+) -> Any:
+    """Load a checkpoint (path, URL or zoo name) and return what it holds.
+
+    Args:
+        filename: a local path, an http(s) URL or a zoo name.
+        map_location: passed to ``torch.load``; default None.
+        logger: where messages go; default None.
+        weights_only: refuse pickles needing unsafe globals; default True.
+        zoo: zoo overrides for this call; default None.
+    """
+    return CheckpointLoader.load_checkpoint(os.fspath(filename), map_location, logger,
+                                            weights_only=weights_only, zoo=zoo)
+
+
+def _state_dict_of(ckpt: Any, filename: str) -> Mapping[str, Any]:
+    if not isinstance(ckpt, Mapping):
+        raise RuntimeError(
+            f"No state_dict found in checkpoint file {filename}: it holds a "
+            f"{type(ckpt).__name__}, expected a dict of tensors or a dict with 'state_dict'"
+        )
+    sd = ckpt.get("state_dict", ckpt)
+    if not isinstance(sd, Mapping):
+        raise RuntimeError(f"No state_dict found in checkpoint file {filename}: its "
+                           f"'state_dict' entry is a {type(sd).__name__}")
+    return sd
+
+
+def _load_checkpoint_with_prefix(
+    prefix: str,
+    filename: str | os.PathLike[str],
+    map_location: Any = None,
+    zoo: ZooOverrides = None,
+    *,
+    weights_only: bool = True,
+) -> OrderedDict[str, Any]:
+    """Load the part of a checkpoint under ``prefix`` (``'backbone.'``), with it removed.
+
+    Args:
+        prefix: the key prefix; a missing trailing ``.`` is added.
+        filename: a local path, an http(s) URL or a zoo name.
+        map_location: passed to ``torch.load``; default None.
+        zoo: zoo overrides for this call; default None.
+        weights_only: refuse pickles needing unsafe globals; default True.
+    """
+    name = os.fspath(filename)
+    sd = _state_dict_of(_load_checkpoint(name, map_location, weights_only=weights_only,
+                                         zoo=zoo), name)
+    if not prefix:
+        raise ValueError("prefix must be a non-empty string such as 'backbone.'")
+    if not prefix.endswith("."):
+        prefix += "."
+    out: OrderedDict[str, Any] = OrderedDict(
+        (k[len(prefix):], v) for k, v in sd.items() if k.startswith(prefix))
+    if not out:
+        tops = sorted({k.split(".", 1)[0] + "." for k in sd})
+        raise ValueError(f"{prefix!r} is not in the pretrained model {name}: no key starts "
+                         f"with it; its top-level prefixes are {', '.join(tops[:12])}")
+    metadata = getattr(sd, "_metadata", None)
+    if metadata is not None:
+        stem = prefix[:-1]
+        out._metadata = OrderedDict(  # type: ignore[attr-defined]
+            ("" if k == stem else k[len(prefix):], v) for k, v in metadata.items()
+            if k == stem or k.startswith(prefix))
+    return out
+
+
+def load_checkpoint(
+    model: nn.Module,
+    filename: str | os.PathLike[str],
+    map_location: Any = None,
+    strict: bool = False,
+    logger: LoggerLike = None,
+    revise_keys: Sequence[tuple[str, str]] = _DEFAULT_REVISE_KEYS,
+    weights_only: bool = True,
+    zoo: ZooOverrides = None,
+) -> Any:
+    """Load a checkpoint into ``model``; return the whole checkpoint and log a short report.
+
+    Args:
+        model: the model (DataParallel/DDP wrappers are unwrapped).
+        filename: a local path, an http(s) URL or a zoo name (``open-mmlab://NAME``, ...).
+        map_location: passed to ``torch.load``; default None.
+        strict: raise :class:`StrictLoadError` on any missing, unexpected or shape-mismatched
+            key, with the model unchanged; default False (mismatched keys are skipped).
+        logger: where the report goes: None, a Logger, a logger name or ``'silent'``.
+        revise_keys: ``(pattern, replacement)`` regex pairs applied to every key in order;
+            default ``[(r'^module\\.', '')]`` strips DataParallel prefixes.
+        weights_only: refuse pickles needing unsafe globals; default True.
+        zoo: zoo overrides for this call (name -> URL or path, or a JSON/YAML file).
+    """
+    name = os.fspath(filename)
+    ckpt = _load_checkpoint(name, map_location, logger, weights_only=weights_only, zoo=zoo)
+    sd = _state_dict_of(ckpt, name)
+    metadata = getattr(sd, "_metadata", OrderedDict())
+    for pattern, repl in revise_keys:
+        revised: OrderedDict[str, Any] = OrderedDict()
+        for k, v in sd.items():
+            new = re.sub(pattern, repl, k)
+            if new in revised:
+                raise ValueError(f"revise_keys ({pattern!r} -> {repl!r}) maps two keys of "
+                                 f"{name} to {new!r}")
+            revised[new] = v
+        sd = revised
+        metadata = OrderedDict((re.sub(pattern, repl, k), v) for k, v in metadata.items())
+    sd = OrderedDict(sd)
+    sd._metadata = metadata  # type: ignore[attr-defined]
+    load_state_dict(model, sd, strict=strict, logger=logger, source=name)
+    return ckpt
+
+
+def save_checkpoint(
+    model: nn.Module,
+    filename: str | os.PathLike[str],
+    optimizer: Any = None,
+    meta: dict[str, Any] | None = None,
+) -> None:
+    """Save ``{'meta', 'state_dict'[, 'optimizer']}`` atomically (temp file, then rename).
+
+    Non-persistent buffers are not saved; tensors are moved to the CPU. A ``.safetensors``
+    name writes the state dict in that format (``meta`` as JSON metadata; no optimizer).
+
+    Args:
+        model: the model (DataParallel/DDP wrappers are unwrapped; ``model.CLASSES``, when
+            set, is stored in ``meta``).
+        filename: a local path; its folder is created.
+        optimizer: an optimizer, a dict name -> optimizer, or None (default).
+        meta: extra metadata (a dict); default None.
+    """
+    import torch
+
+    if meta is None:
+        meta = {}
+    elif not isinstance(meta, dict):
+        raise TypeError(f"meta must be a dict or None, but got {type(meta).__name__}")
+    from hydra_cnn import __version__
+
+    meta = dict(meta)
+    meta.update(hydra_cnn_version=__version__, time=time.asctime())
+    model = unwrap_model(model)
+    classes = getattr(model, "CLASSES", None)
+    if classes is not None:
+        meta.setdefault("CLASSES", classes)
+    checkpoint: dict[str, Any] = {"meta": meta,
+                                  "state_dict": weights_to_cpu(get_state_dict(model))}
+    if isinstance(optimizer, torch.optim.Optimizer):
+        checkpoint["optimizer"] = optimizer.state_dict()
+    elif isinstance(optimizer, dict):
+        checkpoint["optimizer"] = {}
+        for key, optim in optimizer.items():
+            if not isinstance(optim, torch.optim.Optimizer):
+                raise TypeError(f"optimizer[{key!r}] is a {type(optim).__name__}, not a "
+                                f"torch.optim.Optimizer")
+            checkpoint["optimizer"][key] = optim.state_dict()
+    elif optimizer is not None:
+        raise TypeError(f"optimizer must be None, an Optimizer or a dict of them, got "
+                        f"{type(optimizer).__name__}")
+    name = os.fspath(filename)
+    if _SCHEME_RE.match(name):
+        raise ValueError(f"save_checkpoint writes local files only, got {name!r}")
+    path = Path(os.path.expanduser(name))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    try:
+        if path.suffix.lower() == ".safetensors":
+            _save_safetensors(checkpoint, tmp)
+        else:
+            with open(tmp, "xb") as fh:
+                torch.save(checkpoint, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def _save_safetensors(checkpoint: dict[str, Any], tmp: Path) -> None:
+    if "optimizer" in checkpoint:
+        raise ValueError("a .safetensors checkpoint holds tensors only; save the optimizer to a "
+                         ".pth file")
+    try:
+        from safetensors.torch import save_file
+    except ImportError as err:
+        raise ImportError("saving .safetensors needs the safetensors package: "
+                          "pip install 'hydra-cnn[safetensors]'") from err
+    tensors = {k: v.contiguous() for k, v in checkpoint["state_dict"].items()}
+    save_file(tensors, str(tmp), metadata={"meta": json.dumps(checkpoint["meta"], default=str)})
+

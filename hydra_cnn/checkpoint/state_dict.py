@@ -1,0 +1,342 @@
+"""Copy a state dict into a model safely, and report what happened in a few grouped lines.
+
+:func:`load_state_dict` never half-copies: keys whose shapes differ from the model's are
+skipped (and reported), and with ``strict=True`` every problem is found *before* anything is
+copied, so a refused load leaves the model unchanged (torch's own strict load copies the good
+tensors first, then raises). It returns a :class:`LoadReport`::
+
+    >>> report = load_state_dict(model, checkpoint['state_dict'])
+    >>> print(report)
+    loaded 318 of 320 keys
+    missing 2 keys: fc.* (2)
+    unexpected 1 key: head.weight
+
+Missing ``num_batches_tracked`` buffers are not problems (mmcv's rule): they are listed in
+``report.ignored`` and never fail a strict load.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import logging
+import warnings
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from hydra_cnn.checkpoint.errors import StrictLoadError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
+
+__all__ = [
+    "LoadReport",
+    "LoggerLike",
+    "get_state_dict",
+    "group_keys",
+    "load_state_dict",
+    "unwrap_model",
+    "weights_to_cpu",
+]
+
+#: What ``logger=`` accepts: None (hydra_cnn's logger), a Logger, a logger name, or 'silent'.
+LoggerLike = logging.Logger | str | None
+
+
+def get_logger(logger: LoggerLike) -> logging.Logger | None:
+    """Resolve a ``logger=`` argument to a Logger; None for ``'silent'``.
+
+    Args:
+        logger: None (the ``hydra_cnn.checkpoint`` logger), a Logger, a logger name, or
+            ``'silent'``.
+    """
+    if logger is None:
+        return logging.getLogger("hydra_cnn.checkpoint")
+    if isinstance(logger, logging.Logger):
+        return logger
+    if isinstance(logger, str):
+        return None if logger == "silent" else logging.getLogger(logger)
+    raise TypeError(
+        f"logger must be None, a logging.Logger, a logger name or 'silent', got "
+        f"{type(logger).__name__}"
+    )
+
+
+def group_keys(keys: Iterable[str], max_groups: int = 6) -> str:
+    """Summarise keys by their first component: ``['fc.weight', 'fc.bias'] -> 'fc.* (2)'``.
+
+    Args:
+        keys: state-dict keys.
+        max_groups: groups shown before ``... and N more``; default 6.
+    """
+    groups: dict[str, list[str]] = {}
+    for key in keys:
+        groups.setdefault(key.split(".", 1)[0], []).append(key)
+    parts = [ks[0] if len(ks) == 1 else f"{g}.* ({len(ks)})" for g, ks in groups.items()]
+    if len(parts) > max_groups:
+        rest = sum(len(ks) for ks in list(groups.values())[max_groups:])
+        parts = [*parts[:max_groups], f"... and {rest} more"]
+    return ", ".join(parts)
+
+
+def _plural(n: int) -> str:
+    return f"{n} key" if n == 1 else f"{n} keys"
+
+
+@dataclass
+class LoadReport:
+    """What :func:`load_state_dict` did: loaded, missing, unexpected and shape-mismatched keys.
+
+    Args:
+        loaded: model keys copied from the checkpoint.
+        missing: model keys the checkpoint lacks (not copied).
+        unexpected: checkpoint keys the model lacks (ignored).
+        mismatched: ``(key, checkpoint shape, model shape)`` for skipped keys.
+        ignored: missing keys that are not problems (``num_batches_tracked``).
+        total: the number of keys in the model's state dict.
+        source: where the weights came from (a path or URL), for messages; default None.
+    """
+
+    loaded: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    mismatched: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    total: int = 0
+    source: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is missing, unexpected or mismatched."""
+        return not (self.missing or self.unexpected or self.mismatched)
+
+    @property
+    def missing_keys(self) -> list[str]:
+        """Alias of ``missing`` (torch's ``_IncompatibleKeys`` name)."""
+        return self.missing
+
+    @property
+    def unexpected_keys(self) -> list[str]:
+        """Alias of ``unexpected`` (torch's ``_IncompatibleKeys`` name)."""
+        return self.unexpected
+
+    def lines(self, max_mismatched: int = 5) -> list[str]:
+        """The report as short lines (see :meth:`__str__`).
+
+        Args:
+            max_mismatched: shape mismatches listed one by one before ``... and N more``;
+                default 5.
+        """
+        src = f" from {self.source}" if self.source else ""
+        out = [f"loaded {len(self.loaded)} of {self.total} keys{src}"]
+        if self.missing:
+            out.append(f"missing {_plural(len(self.missing))}: {group_keys(self.missing)}")
+        if self.unexpected:
+            out.append(f"unexpected {_plural(len(self.unexpected))}: "
+                       f"{group_keys(self.unexpected)}")
+        if self.mismatched:
+            shown = [f"{k} (checkpoint {tuple(c)}, model {tuple(m)})"
+                     for k, c, m in self.mismatched[:max_mismatched]]
+            more = len(self.mismatched) - len(shown)
+            tail = f", ... and {more} more" if more > 0 else ""
+            out.append(f"shape mismatch in {_plural(len(self.mismatched))} (skipped): "
+                       + ", ".join(shown) + tail)
+        return out
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as plain data (for JSON)."""
+        return {
+            "loaded": list(self.loaded), "missing": list(self.missing),
+            "unexpected": list(self.unexpected),
+            "mismatched": [[k, list(c), list(m)] for k, c, m in self.mismatched],
+            "ignored": list(self.ignored), "total": self.total, "source": self.source,
+        }
+
+
+def unwrap_model(module: nn.Module) -> nn.Module:
+    """Return the model inside DataParallel / DistributedDataParallel / torch.compile wrappers.
+
+    Args:
+        module: a model, wrapped or not (nested wrappers are all removed).
+    """
+    from torch import nn
+    from torch.nn.parallel import DataParallel, DistributedDataParallel
+
+    while True:
+        if isinstance(module, (DataParallel, DistributedDataParallel)):
+            inner = module.module
+        elif type(module).__name__ == "OptimizedModule" and hasattr(module, "_orig_mod"):
+            inner = module._orig_mod
+        else:
+            return module
+        assert isinstance(inner, nn.Module)
+        module = inner
+
+
+def get_state_dict(
+    module: nn.Module,
+    destination: OrderedDict[str, Any] | None = None,
+    prefix: str = "",
+    keep_vars: bool = False,
+) -> OrderedDict[str, Any]:
+    """Return a module's state dict, unwrapping DataParallel/DDP (non-persistent buffers excluded).
+
+    Args:
+        module: the model (a wrapper is unwrapped, so keys have no ``module.`` prefix).
+        destination: a dict to fill; default None creates an ``OrderedDict``.
+        prefix: a prefix for every key; default ``''``.
+        keep_vars: keep tensors attached to autograd; default False detaches them.
+    """
+    model = unwrap_model(module)
+    if destination is None:
+        return model.state_dict(prefix=prefix, keep_vars=keep_vars)  # type: ignore[return-value]
+    return model.state_dict(destination=destination, prefix=prefix, keep_vars=keep_vars)
+
+
+def weights_to_cpu(state_dict: Mapping[str, Any]) -> OrderedDict[str, Any]:
+    """Return a copy of a state dict with every tensor on the CPU (``_metadata`` kept).
+
+    Args:
+        state_dict: name -> tensor; other values are kept as they are.
+    """
+    import torch
+
+    out: OrderedDict[str, Any] = OrderedDict(
+        (k, v.detach().cpu() if isinstance(v, torch.Tensor) else v) for k, v in state_dict.items()
+    )
+    metadata = getattr(state_dict, "_metadata", None)
+    if metadata is not None:
+        out._metadata = metadata  # type: ignore[attr-defined]
+    return out
+
+
+def _is_lazy(t: Any) -> bool:
+    from torch.nn.parameter import is_lazy
+
+    return bool(is_lazy(t))
+
+
+def _shape_ok(ckpt: Any, model: Any) -> bool:
+    if _is_lazy(model):
+        return True
+    if tuple(ckpt.shape) == tuple(model.shape):
+        return True
+    # torch accepts a 1-element 1-d tensor for a 0-d parameter (old checkpoints)
+    return model.dim() == 0 and tuple(ckpt.shape) == (1,)
+
+
+def _meta_dry_run(module: nn.Module, state_dict: Mapping[str, Any]
+                  ) -> tuple[list[str], list[str], str | None] | None:
+    """Load into a meta-device clone (no data copied); None when the model cannot be cloned."""
+    import torch
+    from torch import nn
+
+    try:
+        memo: dict[int, Any] = {}
+        for t in itertools.chain(module.parameters(), module.buffers()):
+            if id(t) in memo or _is_lazy(t):
+                continue
+            meta = torch.empty_like(t, device="meta")
+            memo[id(t)] = (nn.Parameter(meta, requires_grad=t.requires_grad)
+                           if isinstance(t, nn.Parameter) else meta)
+        clone = copy.deepcopy(module, memo)
+    except Exception:
+        return None
+    meta_sd: OrderedDict[str, Any] = OrderedDict(
+        (k, v.to("meta") if isinstance(v, torch.Tensor) else v) for k, v in state_dict.items()
+    )
+    metadata = getattr(state_dict, "_metadata", None)
+    if metadata is not None:
+        meta_sd._metadata = metadata  # type: ignore[attr-defined]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = clone.load_state_dict(meta_sd, strict=False)
+    except RuntimeError as err:
+        return [], [], str(err)
+    return list(result.missing_keys), list(result.unexpected_keys), None
+
+
+def _split_ignored(missing: Iterable[str]) -> tuple[list[str], list[str]]:
+    real: list[str] = []
+    ignored: list[str] = []
+    for k in missing:
+        (ignored if k.rsplit(".", 1)[-1] == "num_batches_tracked" else real).append(k)
+    return real, ignored
+
+
+def load_state_dict(
+    module: nn.Module,
+    state_dict: Mapping[str, Any],
+    strict: bool = False,
+    logger: LoggerLike = None,
+    *,
+    source: str | None = None,
+) -> LoadReport:
+    """Copy ``state_dict`` into ``module``; return a :class:`LoadReport` and log it briefly.
+
+    Args:
+        module: the model; DataParallel/DDP wrappers are unwrapped.
+        state_dict: name -> tensor (its ``_metadata`` is honoured).
+        strict: raise :class:`StrictLoadError` (a ``RuntimeError``) when any key is missing,
+            unexpected or shape-mismatched, before copying anything; default False.
+        logger: where the report goes: None (the ``hydra_cnn.checkpoint`` logger), a Logger, a
+            logger name or ``'silent'``; default None. Problems log as warnings.
+        source: a path or URL named in the report; default None.
+    """
+    import torch
+
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"state_dict must be a mapping of name -> tensor, got "
+                        f"{type(state_dict).__name__}")
+    module = unwrap_model(module)
+    model_sd = module.state_dict(keep_vars=True)
+    mismatched: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = []
+    filtered: OrderedDict[str, Any] = OrderedDict()
+    for key, value in state_dict.items():
+        target = model_sd.get(key)
+        if (isinstance(value, torch.Tensor) and isinstance(target, torch.Tensor)
+                and not _shape_ok(value, target)):
+            mismatched.append((key, tuple(value.shape), tuple(target.shape)))
+            continue
+        filtered[key] = value
+    metadata = getattr(state_dict, "_metadata", None)
+    if metadata is not None:
+        filtered._metadata = metadata  # type: ignore[attr-defined]
+
+    skipped = {k for k, _, _ in mismatched}
+    if strict:
+        dry = _meta_dry_run(module, filtered)
+        if dry is None:  # fall back to comparing key sets
+            dry = ([k for k in model_sd if k not in state_dict],
+                   [k for k in state_dict if k not in model_sd], None)
+        missing, ignored = _split_ignored(k for k in dry[0] if k not in skipped)
+        report = LoadReport(
+            loaded=[], missing=missing, unexpected=dry[1], mismatched=mismatched,
+            ignored=ignored, total=len(model_sd), source=source,
+        )
+        if not report.ok or dry[2]:
+            extra = f"\n{dry[2]}" if dry[2] else ""
+            raise StrictLoadError(
+                f"Error(s) in loading state_dict for {type(module).__name__} (strict=True; "
+                f"nothing was copied, the model is unchanged):\n"
+                + "\n".join(report.lines()[1:]) + extra,
+                report,
+            )
+    result = module.load_state_dict(filtered, strict=False)
+    missing, ignored = _split_ignored(k for k in result.missing_keys if k not in skipped)
+    missing_set = set(result.missing_keys)
+    report = LoadReport(
+        loaded=[k for k in model_sd if k in filtered and k not in missing_set],
+        missing=missing, unexpected=list(result.unexpected_keys), mismatched=mismatched,
+        ignored=ignored, total=len(model_sd), source=source,
+    )
+    log = get_logger(logger)
+    if log is not None:
+        log.log(logging.INFO if report.ok else logging.WARNING, "%s", report)
+    return report

@@ -1,0 +1,202 @@
+"""Command line of hydra_cnn: ``python -m hydra_cnn COMMAND ...`` (also the ``hydra-cnn`` script).
+
+    python -m hydra_cnn zoo list [torchvision|open-mmlab|mmcls|deprecated ...] [--json]
+    python -m hydra_cnn zoo url NAME            # torchvision://resnet50, or a bare name
+    python -m hydra_cnn zoo download NAME       # into HOME/checkpoints, verified
+    python -m hydra_cnn zoo verify [--delete]   # re-hash the cached files
+
+Each command family lives in an ``add_*_command(subparsers)`` function listed in
+:data:`COMMANDS`; a new family (e.g. listing layer types) adds one more function. A command's
+handler takes the parsed arguments and returns the exit status. Errors print one line naming
+the bad value (exit status 1) instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["COMMANDS", "add_zoo_command", "build_parser", "main"]
+
+_ZOO_KINDS = ("open-mmlab", "torchvision", "mmcls", "deprecated")
+_PREFIX = {"open-mmlab": "open-mmlab://", "torchvision": "torchvision://", "mmcls": "mmcls://",
+           "deprecated": "open-mmlab://"}
+
+
+def _resolve_name(name: str, zoo: str | None) -> tuple[str, str]:
+    """Return ``(qualified name, URL or path)`` for a zoo name, bare or ``scheme://NAME``."""
+    from hydra_cnn.checkpoint.zoo import ZOO_SCHEMES, list_zoo, normalize_zoo, zoo_url
+    from hydra_cnn.registry import ConfigKeyError
+
+    if name.startswith(("http://", "https://")):
+        return name, name
+    if any(name.startswith(p) for p in ZOO_SCHEMES):
+        return name, zoo_url(name, zoo)
+    overrides = normalize_zoo(zoo)
+    hits = []
+    known: list[str] = []
+    for kind in ("open-mmlab", "torchvision", "mmcls"):
+        names = list_zoo(kind)
+        known.extend(names)
+        if name in names or name in overrides:
+            hits.append(_PREFIX[kind] + name)
+    if name in list_zoo("deprecated") and not hits:
+        hits.append("open-mmlab://" + name)
+    if len(hits) > 1 and name not in overrides:
+        raise ValueError(f"{name!r} is in several zoos: {', '.join(hits)}; pass one of these")
+    if not hits:
+        close = difflib.get_close_matches(name, sorted(set(known)), n=3, cutoff=0.6)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise ConfigKeyError(f"unknown zoo name {name!r}.{hint} List the names with "
+                             f"`python -m hydra_cnn zoo list`")
+    return hits[0], zoo_url(hits[0], zoo)
+
+
+def _cmd_zoo_list(args: argparse.Namespace) -> int:
+    from hydra_cnn.checkpoint.zoo import list_zoo
+
+    kinds = args.kinds or list(_ZOO_KINDS)
+    for kind in kinds:
+        if kind not in _ZOO_KINDS:
+            raise ValueError(f"unknown zoo {kind!r}; accepted: {', '.join(_ZOO_KINDS)}")
+    maps = {kind: list_zoo(kind) for kind in kinds}
+    if args.json:
+        print(json.dumps(maps, indent=2))
+        return 0
+    for kind, entries in maps.items():
+        print(f"# {kind} ({len(entries)})")
+        width = max((len(_PREFIX[kind]) + len(k) for k in entries), default=0)
+        for key, value in entries.items():
+            shown = f"-> {_PREFIX[kind]}{value}" if kind == "deprecated" else value
+            print(f"{_PREFIX[kind] + key:<{width}}  {shown}")
+    return 0
+
+
+def _cmd_zoo_url(args: argparse.Namespace) -> int:
+    _, target = _resolve_name(args.name, args.zoo)
+    print(target)
+    return 0
+
+
+def _cmd_zoo_download(args: argparse.Namespace) -> int:
+    from hydra_cnn.checkpoint.download import download_checkpoint
+
+    qualified, target = _resolve_name(args.name, args.zoo)
+    if not target.startswith(("http://", "https://")):
+        if not os.path.isfile(target):
+            raise FileNotFoundError(f"{qualified} maps to the local file {target}, which does "
+                                    f"not exist")
+        print(target)
+        return 0
+    print(download_checkpoint(target, args.cache_dir))
+    return 0
+
+
+def _cmd_zoo_verify(args: argparse.Namespace) -> int:
+    from hydra_cnn.checkpoint.cache import hash_prefix, sha256_file
+    from hydra_cnn.checkpoint.zoo import get_cache_dir
+
+    folder = Path(args.cache_dir) if args.cache_dir else get_cache_dir()
+    if not folder.is_dir():
+        print(f"no cache folder at {folder}")
+        return 0
+    counts = {"ok": 0, "corrupt": 0, "unverifiable": 0}
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or not path.is_file() or path.is_symlink() or (
+                path.name.endswith(".partial")):
+            continue
+        prefix = hash_prefix(path.name)
+        if prefix is None:
+            status = "unverifiable"
+            detail = "no sha256 prefix in the name"
+        else:
+            digest = sha256_file(path)
+            status = "ok" if digest.startswith(prefix) else "corrupt"
+            detail = digest if status == "ok" else f"sha256 {digest}, expected {prefix}..."
+        counts[status] += 1
+        if status == "corrupt" and args.delete:
+            path.unlink()
+            detail += " (deleted)"
+        print(f"{status.upper():<12} {path.name}  {detail}")
+    print(f"{counts['ok']} ok, {counts['corrupt']} corrupt, {counts['unverifiable']} "
+          f"unverifiable in {folder}")
+    return 1 if counts["corrupt"] and not args.delete else 0
+
+
+def add_zoo_command(subparsers: Any) -> None:
+    """Add ``zoo list|url|download|verify`` to a CLI's subparsers.
+
+    Args:
+        subparsers: the object ``ArgumentParser.add_subparsers()`` returned.
+    """
+    zoo = subparsers.add_parser("zoo", help="model zoo names, downloads and the cache",
+                                description="Model zoo names, downloads and the cache.")
+    sub = zoo.add_subparsers(dest="zoo_command", metavar="ZOO_COMMAND", required=True)
+
+    p = sub.add_parser("list", help="list zoo names and their URLs")
+    p.add_argument("kinds", nargs="*", metavar="KIND",
+                   help=f"zoos to list ({', '.join(_ZOO_KINDS)}); default all")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_zoo_list)
+
+    for name, func, text in (("url", _cmd_zoo_url, "print the URL or path of a zoo name"),
+                             ("download", _cmd_zoo_download,
+                              "download a zoo name into the cache; print its path")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("name", help="torchvision://resnet50, open-mmlab://NAME, mmcls://NAME, "
+                                    "a bare name found in one zoo, or an http(s) URL")
+        p.add_argument("--zoo", default=None,
+                       help="a JSON/YAML file of name -> URL or path overriding the zoos")
+        if name == "download":
+            p.add_argument("--cache-dir", default=None,
+                           help="the cache folder; default HOME/checkpoints")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("verify", help="re-hash the cached checkpoints")
+    p.add_argument("--cache-dir", default=None, help="default HOME/checkpoints")
+    p.add_argument("--delete", action="store_true", help="delete corrupt files")
+    p.set_defaults(func=_cmd_zoo_verify)
+
+
+#: The command families of the CLI, each adding its subparser(s).
+COMMANDS: list[Callable[[Any], None]] = [add_zoo_command]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the ``python -m hydra_cnn`` argument parser from :data:`COMMANDS`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m hydra_cnn",
+        description="hydra_cnn: mmcv's CNN bricks as typed Hydra configs.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in COMMANDS:
+        add(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status.
+
+    Args:
+        argv: the arguments (without the program name); default None reads ``sys.argv``.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except BrokenPipeError:  # `... | head`: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except (KeyError, ValueError, TypeError, OSError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
