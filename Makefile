@@ -17,8 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) examples/layers_demo.py layers/norm=gn layers.norm.num_groups=4 layers/act=leaky_relu
-	$(PY) examples/layers_demo.py -m layers/norm=bn,gn,ln2d layers/act=relu,gelu hydra.sweep.dir=outputs/demo-sweep
+	$(PY) examples/train.py
 
 test: $(STAMP)
 	$(PY) -m pytest -q --durations=15
