@@ -21,12 +21,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import paired, process_seconds, row, timed
 
 IMPORT_TORCH = "import time; t=time.perf_counter(); import torch; print(time.perf_counter()-t)"
-IMPORT_OURS_ALL = (
+IMPORT_OURS = (
     "import time; t=time.perf_counter(); "
     "from hydra_cnn import ConvModule, build_norm_layer, initialize, load_checkpoint; "
     "print(time.perf_counter()-t)"
 )
-IMPORT_OURS = IMPORT_OURS_ALL.replace(", initialize, load_checkpoint", "")
 
 
 def _resnet50_convs() -> list[tuple[int, int, int, int]]:

@@ -16,13 +16,18 @@ from __future__ import annotations
 import argparse
 import copy
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from hydra_cnn import ConvModule, fuse_conv_bn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import Row
 
 SIZES = ((1, 64, 32, 32), (1, 64, 8, 8), (1, 64, 1, 1))
 
@@ -81,15 +86,23 @@ def _per_call(fn: Callable[[], object], min_time: float) -> float:
 
 def paired_ratios(
     fns: dict[str, Callable[[], object]], pairs: list[tuple[str, str]], repeats: int,
-    min_time: float,
+    min_time: float, times: dict[str, list[float]] | None = None,
 ) -> dict[tuple[str, str], list[float]]:
-    """Interleave the candidates ``repeats`` times; return each pair's per-repeat ratios."""
+    """Interleave the candidates ``repeats`` times; return each pair's per-repeat ratios.
+
+    Per-call times are appended to ``times[name]`` when given.
+    """
     for fn in fns.values():  # warm up (and fill the efficient mode's cache)
         for _ in range(3):
             fn()
     ratios: dict[tuple[str, str], list[float]] = {p: [] for p in pairs}
-    for _ in range(repeats):
-        t = {name: _per_call(fn, min_time) for name, fn in fns.items()}
+    names = list(fns)
+    for i in range(repeats):
+        order = names if i % 2 == 0 else names[::-1]  # alternate who runs first
+        t = {name: _per_call(fns[name], min_time) for name in order}
+        if times is not None:
+            for name, v in t.items():
+                times.setdefault(name, []).append(v)
         for a, b in pairs:
             ratios[(a, b)].append(t[a] / t[b])
     return ratios
@@ -97,6 +110,30 @@ def paired_ratios(
 
 def _fmt(values: list[float]) -> str:
     return f"{statistics.median(values):5.3f} ({min(values):.3f}..{max(values):.3f})"
+
+
+_ROWS = {
+    ("convmodule", "sequential"): ("ConvModule stack forward", "nn.Sequential(conv, bn, relu)",
+                                   {"eager": "<= 1.02", "inductor": "<= 1.01"}),
+    ("efficient", "convmodule"): ("efficient conv-BN eval forward", "unfused eval", {}),
+    ("fused", "convmodule"): ("fuse_conv_bn() eval forward (the folded floor)", "unfused eval", {}),
+    ("efficient", "fused"): ("efficient conv-BN eval forward", "folded floor (fuse_conv_bn)",
+                             {"eager": "<= 1.03", "inductor": "<= 1.03"}),
+}
+
+
+def _emit_rows(mode: str, shape: str, ratios: dict[tuple[str, str], list[float]],
+               times: dict[str, list[float]]) -> None:
+    """One ``BENCH`` row per pair, for benchmarks/run.py's table."""
+    for (a, b), (metric, base, targets) in _ROWS.items():
+        r = ratios[(a, b)]
+        Row(f"{metric}, {mode}, eval, {args_device()} {shape}", base, "ms",
+            statistics.median(times[b]) * 1e3, statistics.median(times[a]) * 1e3,
+            statistics.median(r), min(r), max(r), targets.get(mode, "")).emit()
+
+
+def args_device() -> str:
+    return "CUDA" if torch.cuda.is_available() and torch.cuda.is_initialized() else "CPU"
 
 
 def run(args: argparse.Namespace) -> None:
@@ -121,8 +158,10 @@ def run(args: argparse.Namespace) -> None:
         torch._dynamo.config.accumulated_recompile_limit = 512
         compiled = {name: torch.compile(m) for name, m in models.items()}
         variants.append(("inductor", compiled))  # type: ignore[arg-type]
-    pairs = [("convmodule", "sequential"), ("fused", "convmodule"), ("efficient", "convmodule")]
-    header = ["ConvModule / Sequential", "fused / unfused", "efficient / unfused"]
+    pairs = [("convmodule", "sequential"), ("fused", "convmodule"), ("efficient", "convmodule"),
+             ("efficient", "fused")]
+    header = ["ConvModule / Sequential", "fused / unfused", "efficient / unfused",
+              "efficient / fused"]
     print(f"{'mode':9} {'input':14} " + " ".join(f"{h:>28}" for h in header))
     for mode, ms in variants:
         for size in SIZES:
@@ -132,9 +171,11 @@ def run(args: argparse.Namespace) -> None:
                 for name, m in ms.items():
                     torch.testing.assert_close(m(x), ref, rtol=1e-4, atol=1e-4, msg=name)
                 fns = {name: (lambda m=m, x=x: m(x)) for name, m in ms.items()}
-                ratios = paired_ratios(fns, pairs, args.repeats, args.min_time)
+                times: dict[str, list[float]] = {}
+                ratios = paired_ratios(fns, pairs, args.repeats, args.min_time, times)
             shape = "x".join(map(str, size))
             print(f"{mode:9} {shape:14} " + " ".join(f"{_fmt(ratios[p]):>28}" for p in pairs))
+            _emit_rows(mode, shape, ratios, times)
 
 
 def main() -> None:

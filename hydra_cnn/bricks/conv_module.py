@@ -427,24 +427,41 @@ class ConvModule(nn.Module):
         return x
 
     def _conv_bn_eval(self, x: torch.Tensor, bn_name: str) -> torch.Tensor:
-        conv: Any = self._modules["conv"]
-        bn: Any = self._modules[bn_name]
-        if bn.training or bn.running_var is None or bn.running_mean is None:
+        mods = self._modules
+        conv: Any = mods["conv"]
+        bn: Any = mods[bn_name]
+        buffers = bn._buffers
+        if bn.training or buffers.get("running_var") is None or buffers.get("running_mean") is None:
             return bn(conv(x))
-        if not torch.is_grad_enabled() and torch.compiler.is_compiling():
-            # a compiled inference graph fuses BN into the conv's epilogue itself, while folding
-            # in the graph would recompute the weights on every call (no cache under tracing)
-            return bn(conv(x))
-        weight, bias = self._folded(conv, bn)
+        if torch.compiler.is_compiling():
+            if not torch.is_grad_enabled():
+                # a compiled inference graph fuses BN into the conv's epilogue itself, while
+                # folding in the graph would recompute the weights on every call (no cache)
+                return bn(conv(x))
+            weight, bias = fold_conv_bn_tensors(conv.weight, conv.bias, bn)
+        elif torch.is_grad_enabled():
+            weight, bias = fold_conv_bn_tensors(conv.weight, conv.bias, bn)  # in the graph
+        else:
+            weight, bias = self._folded(conv, bn)
         return conv._conv_forward(x, weight, bias)
 
     def _folded(self, conv: Any, bn: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        if torch.is_grad_enabled() or torch.compiler.is_compiling():
-            return fold_conv_bn_tensors(conv.weight, conv.bias, bn)  # in the autograd graph
-        tensors = (conv.weight, conv.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var)
+        """The folded weight and bias for no-grad eval, cached while the inputs are unchanged."""
+        # The cache is valid while the same six tensors hold the same values: checked by object
+        # identity and version counter (bumped by every in-place write: optimizer steps,
+        # load_state_dict, init). ``_apply`` (.to(), .half(), ...) drops the cache, since it may
+        # swap a tensor's storage without a version bump. Unrolled: this runs on every call.
+        cp, bp, bb = conv._parameters, bn._parameters, bn._buffers
+        w, b, g, beta = cp["weight"], cp.get("bias"), bp.get("weight"), bp.get("bias")
+        mean, var = bb["running_mean"], bb["running_var"]
         try:
-            key = (bn.eps, torch.is_inference_mode_enabled(), conv.weight.dtype,
-                   *[None if t is None else (t._version, t.data_ptr()) for t in tensors])
+            key = (
+                id(w), w._version, id(mean), mean._version, id(var), var._version,
+                -1 if b is None else (id(b), b._version),
+                -1 if g is None else (id(g), g._version),
+                -1 if beta is None else (id(beta), beta._version),
+                bn.eps,
+            )
         except RuntimeError:  # inference tensors have no version counter
             return fold_conv_bn_tensors(conv.weight, conv.bias, bn)
         cache = self._folded_cache
@@ -453,6 +470,10 @@ class ConvModule(nn.Module):
         weight, bias = fold_conv_bn_tensors(conv.weight, conv.bias, bn)
         self._folded_cache = (key, weight, bias)
         return weight, bias
+
+    def _apply(self, fn: Any, recurse: bool = True) -> ConvModule:
+        self._folded_cache = None
+        return super()._apply(fn, recurse)
 
 
 ConvModule.init_weights._is_default_init = True  # type: ignore[attr-defined]

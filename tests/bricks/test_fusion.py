@@ -322,3 +322,26 @@ def test_convert_sync_batchnorm_round_trip() -> None:
     assert not any(isinstance(m, nn.SyncBatchNorm) for m in back.modules())
     torch.testing.assert_close(back(x), ref)
     assert isinstance(convert_sync_batchnorm(nn.BatchNorm1d(3)), nn.SyncBatchNorm)
+
+
+def test_efficient_eval_cache_follows_dtype_moves_and_in_place_edits() -> None:
+    """The folded-weight cache is dropped by .to()/.double() and by any in-place write."""
+    from hydra_cnn import ConvModule
+
+    torch.manual_seed(0)
+    m = ConvModule(4, 4, 3, padding=1, norm_cfg=dict(type="BN"), efficient_conv_bn_eval=True)
+    ref = ConvModule(4, 4, 3, padding=1, norm_cfg=dict(type="BN"))
+    ref.load_state_dict(m.state_dict())
+    m.eval()
+    ref.eval()
+    x = torch.randn(2, 4, 5, 5)
+    with torch.no_grad():
+        torch.testing.assert_close(m(x), ref(x))
+        m.double()
+        ref.double()
+        torch.testing.assert_close(m(x.double()), ref(x.double()))
+        m.bn.running_var.mul_(4.0)
+        ref.bn.running_var.mul_(4.0)
+        m.conv.weight.add_(0.5)
+        ref.conv.weight.add_(0.5)
+        torch.testing.assert_close(m(x.double()), ref(x.double()))
