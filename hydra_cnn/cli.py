@@ -1,5 +1,7 @@
 """Command line of hydra_cnn: ``python -m hydra_cnn COMMAND ...`` (also the ``hydra-cnn`` script).
 
+    python -m hydra_cnn list [GROUP]               # config options and the classes they build
+    python -m hydra_cnn show gn                    # an option's typed config, as YAML
     python -m hydra_cnn zoo list [torchvision|open-mmlab|mmcls|deprecated ...] [--json]
     python -m hydra_cnn zoo url NAME            # torchvision://resnet50, or a bare name
     python -m hydra_cnn zoo download NAME       # into HOME/checkpoints, verified
@@ -22,7 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["COMMANDS", "add_zoo_command", "build_parser", "main"]
+__all__ = ["COMMANDS", "add_layers_command", "add_zoo_command", "build_parser", "main"]
 
 _ZOO_KINDS = ("open-mmlab", "torchvision", "mmcls", "deprecated")
 _PREFIX = {"open-mmlab": "open-mmlab://", "torchvision": "torchvision://", "mmcls": "mmcls://",
@@ -164,8 +166,61 @@ def add_zoo_command(subparsers: Any) -> None:
     p.set_defaults(func=_cmd_zoo_verify)
 
 
+def _cmd_list(args: argparse.Namespace) -> int:
+    from hydra_cnn import registry
+    from hydra_cnn.configs import GROUP_REGISTRY, option_table
+
+    rows = [(g, o, c) for g, o, c in option_table() if not args.group or g == args.group]
+    if not rows:
+        groups = sorted({g for g, _, _ in option_table()})
+        raise ValueError(f"unknown config group {args.group!r}; groups: {', '.join(groups)}")
+    for group in sorted({g for g, _, _ in rows}):
+        reg = getattr(registry, GROUP_REGISTRY[group])
+        print(f"{group}  ({reg.name} registry)")
+        for g, option, conf in rows:
+            if g != group:
+                continue
+            type_name = getattr(conf, "type", "")
+            cls = reg.get(type_name) if isinstance(type_name, str) else None
+            where = f"{cls.__module__}.{cls.__qualname__}" if cls is not None else "-"
+            print(f"  {option:<26} {type_name!s:<24} {where}")
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from omegaconf import OmegaConf
+
+    from hydra_cnn.configs import option_table
+    from hydra_cnn.registry import closest_match
+
+    table = option_table()
+    hits = [(g, o, c) for g, o, c in table
+            if (o == args.name or getattr(c, "type", None) == args.name)
+            and (not args.group or g == args.group)]
+    if not hits:
+        names = sorted({o for _, o, _ in table} | {str(getattr(c, "type", "")) for *_, c in table})
+        hit = closest_match(args.name, names)
+        raise ValueError(f"no option or type {args.name!r}" + (f"; did you mean {hit!r}?" if hit
+                                                              else ""))
+    for group, option, conf in hits:
+        print(f"# {group}={option}  ({conf.__module__}.{conf.__qualname__})")
+        print(OmegaConf.to_yaml(OmegaConf.structured(conf)))
+    return 0
+
+
+def add_layers_command(subparsers: Any) -> None:
+    """``list [GROUP]`` and ``show NAME``: the config options and what they build."""
+    p = subparsers.add_parser("list", help="list config groups, options and registered types")
+    p.add_argument("group", nargs="?", help="only this group, e.g. layers/norm")
+    p.set_defaults(func=_cmd_list)
+    p = subparsers.add_parser("show", help="print an option's typed config as YAML")
+    p.add_argument("name", help="an option (gn, leaky_relu) or a registry type (GN, LeakyReLU)")
+    p.add_argument("--group", default=None, help="restrict to one group, e.g. layers/upsample")
+    p.set_defaults(func=_cmd_show)
+
+
 #: The command families of the CLI, each adding its subparser(s).
-COMMANDS: list[Callable[[Any], None]] = [add_zoo_command]
+COMMANDS: list[Callable[[Any], None]] = [add_layers_command, add_zoo_command]
 
 
 def build_parser() -> argparse.ArgumentParser:
