@@ -8,6 +8,7 @@ printed as ``BENCH {json}`` lines so ``benchmarks/run.py`` can collect them into
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -79,6 +80,13 @@ def timed(fn: Callable[[], object], number: int = 1) -> float:
 
 
 def process_seconds(code: str) -> float:
-    """Wall time of ``python -c code`` in a fresh process, as printed by the code itself."""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    """Wall time of ``python -c code`` in a fresh process, as printed by the code itself.
+
+    Bytecode caching is on in the child (``PYTHONDONTWRITEBYTECODE`` removed), as in a normal
+    install where pip compiles the package: otherwise every run would compile hydra_cnn's
+    sources while torch's come precompiled, which measures the sandbox, not the library.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=env)
     return float(out.stdout.strip().splitlines()[-1])

@@ -150,3 +150,10 @@ def test_registries_are_lazy_and_complete() -> None:
     assert NORM_LAYERS.get("LN2d") is hydra_cnn.LayerNorm2d
     assert {"BN", "GN", "LN", "LN2d", "IN", "SyncBN"} <= set(NORM_LAYERS.names())
     assert [n for n in NORM_LAYERS] == NORM_LAYERS.names()
+
+
+def test_unknown_key_error_is_chained_to_the_signature_error() -> None:
+    with pytest.raises(TypeError, match="activation layer 'ReLU' got an unexpected key 'foo'") as info:
+        hydra_cnn.build_activation_layer(dict(type="ReLU", foo=1))
+    assert isinstance(info.value.__cause__, TypeError)
+    assert "foo" in str(info.value.__cause__)

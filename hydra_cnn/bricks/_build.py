@@ -129,6 +129,17 @@ def _rules(group: str | None, label: str, by_name: bool, cls: Any
         return _rules_cached.__wrapped__(group, label, by_name, cls)
 
 
+def _bind_error(cls: Any, key: str, value: Any) -> TypeError | None:
+    """The TypeError the constructor's signature gives for ``key`` (for chaining), if any."""
+    try:
+        inspect.signature(cls).bind_partial(**{key: value})
+    except TypeError as exc:
+        return exc
+    except ValueError:
+        return None
+    return None
+
+
 def check_kwargs(registry: Registry, type_name: Any, cls: Any, kwargs: Mapping[str, Any]) -> None:
     """Reject unknown keys and mistyped values before torch sees them.
 
@@ -145,7 +156,7 @@ def check_kwargs(registry: Registry, type_name: Any, cls: Any, kwargs: Mapping[s
                 f"{registry.name} {label!r} got an unexpected key {key!r}. "
                 f"Accepted: {', '.join(sorted(accepted)) or '(none)'}."
                 + (f" Did you mean {hit!r}?" if hit else "")
-            )
+            ) from _bind_error(cls, key, value)
         if hints is not None and key in hints and not _type_ok(value, hints[key]):
             raise TypeError(
                 f"{registry.name} {label!r}: {key}={value!r} has type {type(value).__name__}, "
