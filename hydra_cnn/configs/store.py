@@ -52,7 +52,7 @@ def _store(group: str, name: str, cls: type, package: str | None = None) -> None
     _STORED[(group, name)] = (cls, package)
 
 
-class _SharedTree(dict):  # type: ignore[type-arg]
+class _SharedTree(dict):
     """The ``_schema`` subtree of the ConfigStore, shared instead of deep-copied.
 
     Hydra 1.3 deep-copies its whole config repository, ConfigStore contents included, on every
