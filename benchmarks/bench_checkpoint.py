@@ -197,6 +197,7 @@ def bench_load(tmp: Path, megabytes: int, repeats: int) -> None:
     size = paths["pth"].stat().st_size / 1e6
     print(f"load: {layers} x Linear({dim}, {dim}), {size:.0f} MB checkpoint, {repeats} "
           f"paired runs, each in a fresh process", flush=True)
+    runs: dict[str, tuple[list[dict[str, float]], list[dict[str, float]]]] = {}
     for fmt, path in paths.items():
         _warm(path)
         cs, bs = _pairs(lambda f=fmt, p=path: _run_child("load", "candidate", f, str(p),
@@ -204,10 +205,11 @@ def bench_load(tmp: Path, megabytes: int, repeats: int) -> None:
                         lambda f=fmt, p=path: _run_child("load", "baseline", f, str(p),
                                                          str(layers), str(dim)),
                         repeats)
+        runs[fmt] = (cs, bs)
         base = ("torch.load+load_state_dict" if fmt == "pth"
                 else "safetensors.load_file+load_state_dict")
         row(f"load_checkpoint time ({fmt}, {size:.0f} MB)", base, "s",
-            _result(cs, bs, "seconds"))
+            _result(cs, bs, "seconds"), target="<= 0.6" if fmt == "pth" else "")
         row(f"load_checkpoint peak RSS ({fmt}, {size:.0f} MB)", base, "MB",
             _result(cs, bs, "peak_rss_mb"),
             note=f"process with the model, before loading: "
@@ -215,7 +217,12 @@ def bench_load(tmp: Path, megabytes: int, repeats: int) -> None:
                  f"memory-mapped file pages too")
         row(f"load_checkpoint peak anonymous memory added by the load ({fmt}, {size:.0f} MB)",
             base, "MB", _result(cs, bs, "extra_anon_mb"),
+            target=f"<= {0.05 * size:.0f} MB (5% of the file)",
             note="heap the load allocates beyond the model (sampled each ms; floor 1 MB)")
+    # the baseline for both formats: torch.load of the .pth + load_state_dict
+    row(f"load_checkpoint time (safetensors, {size:.0f} MB)", "torch.load(.pth)+load_state_dict",
+        "s", _result(runs["safetensors"][0], runs["pth"][1], "seconds"), target="<= 0.25",
+        note="safetensors run i paired with .pth baseline run i")
 
 
 def bench_download(tmp: Path, megabytes: int, repeats: int) -> None:
@@ -251,9 +258,11 @@ def bench_download(tmp: Path, megabytes: int, repeats: int) -> None:
         cs, bs = _pairs(lambda: run("candidate"), lambda: run("baseline"), repeats)
         result = _result(cs, bs, "seconds")
         row(f"download_checkpoint time ({megabytes} MB, sha256 verified)",
-            "requests stream to file", "s", result,
+            "requests stream to file", "s", result, target="<= 1.15",
             note=f"candidate {megabytes / result[1]:.0f} MB/s, baseline "
-                 f"{megabytes / result[0]:.0f} MB/s")
+                 f"{megabytes / result[0]:.0f} MB/s; on loopback with 2 cores the server, the "
+                 "socket reads and the SHA-256 thread compete for CPU: the hash (~1 ms/MB) "
+                 "and fsync are work the unchecked baseline skips")
     finally:
         server.terminate()
         server.wait(10)
