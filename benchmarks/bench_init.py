@@ -120,7 +120,7 @@ def bench_init(name: str, width: float, repeats: int) -> None:
         ("init_weights(), report off", lambda: init_weights(False)),
     ):
         row(f"{name} {what}", "torch.nn.init loop", "s", paired(candidate, plain, repeats),
-            target="~1", note=f"{n / 1e6:.0f}M parameters")
+            target="<= 1.05", note=f"{n / 1e6:.0f}M parameters")
 
 
 def bench_build(name: str, width: float, repeats: int) -> None:
@@ -140,7 +140,10 @@ def bench_build(name: str, width: float, repeats: int) -> None:
         return t
 
     row(f"{name} build_model() via meta device", "build + torch.nn.init loop", "s",
-        paired(meta_build, plain_build, repeats), target="< 1")
+        paired(meta_build, plain_build, repeats), target="<= 0.6",
+        note="the floor is the random fill itself (kaiming normal_ on CPU, about 0.55 of "
+             "the baseline here); the rest is the meta-device rehearsal that proves the init "
+             "covers every tensor, and the report's bookkeeping")
 
 
 def main() -> None:
