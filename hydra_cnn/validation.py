@@ -35,10 +35,12 @@ _CFG_ARGS = {
 }
 
 
-class ConfigValidationError(TypeError, ValueError):
+class ConfigValidationError(TypeError, ValueError, KeyError):
     """A config does not fit its targets. Lists every problem as ``path: message``.
 
-    Subclasses both ``TypeError`` (unknown keys, wrong types) and ``ValueError`` (bad values).
+    It is a ``TypeError`` (unknown keys, wrong types), a ``ValueError`` (bad values) and a
+    ``KeyError`` (unknown registry types), so code that catches the builders' own exception
+    classes catches it too.
     """
 
     def __init__(self, problems: list[str]) -> None:
@@ -46,6 +48,9 @@ class ConfigValidationError(TypeError, ValueError):
         super().__init__(
             f"{len(problems)} problem(s) in the config:\n" + "\n".join(f"  {p}" for p in problems)
         )
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 def _to_plain(cfg: Any) -> Any:

@@ -62,3 +62,8 @@ def test_error_is_type_and_value_error() -> None:
         hydra_cnn.validate({"n": _norm(bad=1)})
     with pytest.raises(ValueError):
         hydra_cnn.validate({"n": _norm(bad=1)})
+
+
+def test_unknown_type_is_also_a_key_error() -> None:
+    with pytest.raises(KeyError, match="Did you mean 'GN'"):
+        hydra_cnn.validate({"n": _norm(type="GNN")})
