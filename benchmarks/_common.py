@@ -31,11 +31,13 @@ class Row:
     ratio_max: float
     target: str = ""
     note: str = ""
+    who: str = "hydra_cnn"  # the candidate: hydra_cnn, or mmcv/mmengine (the compare extra)
 
     def emit(self) -> None:
         print("BENCH " + json.dumps(asdict(self)), flush=True)
         print(
-            f"  {self.metric}: {self.candidate_value:.4g} {self.unit} vs {self.baseline} "
+            f"  {self.metric}{'' if self.who == 'hydra_cnn' else f' [{self.who}]'}: "
+            f"{self.candidate_value:.4g} {self.unit} vs {self.baseline} "
             f"{self.baseline_value:.4g} {self.unit} -> ratio {self.ratio:.3f} "
             f"({self.ratio_min:.3f}..{self.ratio_max:.3f}) target {self.target or '-'}",
             flush=True,
@@ -62,13 +64,21 @@ def paired(
 
 
 def row(metric: str, baseline: str, unit: str, result: tuple[float, float, list[float]],
-        target: str = "", note: str = "") -> Row:
+        target: str = "", note: str = "", who: str = "hydra_cnn") -> Row:
     """Build a Row from :func:`paired`'s result and print it."""
     b, c, ratios = result
     r = Row(metric, baseline, unit, b, c, statistics.median(ratios), min(ratios), max(ratios),
-            target, note)
+            target, note, who)
     r.emit()
     return r
+
+
+def compare_available() -> dict[str, bool]:
+    """Which comparison libraries (the ``compare`` extra) are importable, without importing."""
+    import importlib.util
+
+    return {name: importlib.util.find_spec(mod) is not None
+            for name, mod in (("mmcv", "mmcv"), ("mmengine", "mmengine"))}
 
 
 def timed(fn: Callable[[], object], number: int = 1) -> float:

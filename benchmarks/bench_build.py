@@ -18,7 +18,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import paired, process_seconds, row, timed
+from _common import compare_available, paired, process_seconds, row, timed
 
 IMPORT_TORCH = "import time; t=time.perf_counter(); import torch; print(time.perf_counter()-t)"
 IMPORT_OURS = (
@@ -149,10 +149,18 @@ def main() -> None:
 
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
-    row("from hydra_cnn import ConvModule, build_norm_layer, initialize, load_checkpoint",
-        "import torch", "s",
+    import_metric = "from hydra_cnn import ConvModule, build_norm_layer, initialize, load_checkpoint"
+    row(import_metric, "import torch", "s",
         paired(lambda: process_seconds(IMPORT_OURS), lambda: process_seconds(IMPORT_TORCH),
                repeats), target="<= 1.05")
+    available = compare_available()
+    for who, module in (("mmcv", "mmcv.cnn"), ("mmengine", "mmengine.model")):
+        if available[who]:  # the compare extra: the same names' home there
+            code = (f"import time; t=time.perf_counter(); import {module}; "
+                    "print(time.perf_counter()-t)")
+            row(import_metric, "import torch", "s",
+                paired(lambda c=code: process_seconds(c), lambda: process_seconds(IMPORT_TORCH),
+                       repeats), target="<= 1.05", note=f"{who}: import {module}", who=who)
     row("ResNet-50 conv/BN/ReLU stack, builders from dicts", "plain torch.nn", "s",
         paired(lambda: timed(build_with_builders), lambda: timed(build_plain), repeats),
         target="<= 1.05")

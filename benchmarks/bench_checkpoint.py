@@ -41,7 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import row
+from _common import compare_available, row
 
 DIM = 4096
 
@@ -111,6 +111,8 @@ def child_load(who: str, fmt: str, path: str, layers: int, dim: int) -> dict[str
 
     from hydra_cnn.checkpoint import load_checkpoint
 
+    if who == "mmengine":
+        from mmengine.runner import load_checkpoint as mme_load_checkpoint
     model = _model(layers, dim)
     before = _peak_rss_mb()
     anon_before = _rss_anon_mb()
@@ -118,6 +120,8 @@ def child_load(who: str, fmt: str, path: str, layers: int, dim: int) -> dict[str
         start = time.perf_counter()
         if who == "candidate":
             load_checkpoint(model, path, map_location="cpu", logger="silent")
+        elif who == "mmengine":  # the compare extra (imported before the clock starts)
+            mme_load_checkpoint(model, path, map_location="cpu", logger="silent")
         elif fmt == "pth":
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
             model.load_state_dict(ckpt["state_dict"])
@@ -219,6 +223,20 @@ def bench_load(tmp: Path, megabytes: int, repeats: int) -> None:
             base, "MB", _result(cs, bs, "extra_anon_mb"),
             target=f"<= {0.05 * size:.0f} MB (5% of the file)",
             note="heap the load allocates beyond the model (sampled each ms; floor 1 MB)")
+    if compare_available()["mmengine"]:
+        cs, bs = _pairs(lambda: _run_child("load", "mmengine", "pth", str(paths["pth"]),
+                                           str(layers), str(dim)),
+                        lambda: _run_child("load", "baseline", "pth", str(paths["pth"]),
+                                           str(layers), str(dim)),
+                        repeats)
+        base = "torch.load+load_state_dict"
+        row(f"load_checkpoint time (pth, {size:.0f} MB)", base, "s",
+            _result(cs, bs, "seconds"), target="<= 0.6", who="mmengine")
+        row(f"load_checkpoint peak anonymous memory added by the load (pth, {size:.0f} MB)",
+            base, "MB", _result(cs, bs, "extra_anon_mb"),
+            target=f"<= {0.05 * size:.0f} MB (5% of the file)",
+            note="heap the load allocates beyond the model (sampled each ms; floor 1 MB)",
+            who="mmengine")
     # the baseline for both formats: torch.load of the .pth + load_state_dict
     row(f"load_checkpoint time (safetensors, {size:.0f} MB)", "torch.load(.pth)+load_state_dict",
         "s", _result(runs["safetensors"][0], runs["pth"][1], "seconds"), target="<= 0.25",

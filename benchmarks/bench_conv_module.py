@@ -27,7 +27,7 @@ from torch import nn
 from hydra_cnn import ConvModule, fuse_conv_bn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Row
+from _common import Row, compare_available
 
 SIZES = ((1, 64, 32, 32), (1, 64, 8, 8), (1, 64, 1, 1))
 
@@ -61,6 +61,21 @@ def efficient_twin(stack: nn.Sequential) -> nn.Sequential:
     twin = copy.deepcopy(stack)
     for block in twin:
         block.turn_on_efficient_conv_bn_eval()
+    return twin.eval()
+
+
+def mmcv_twin(stack: nn.Sequential, efficient: bool) -> nn.Sequential | None:
+    """The same network from mmcv 2.x's ConvModule (the compare extra), or None without mmcv."""
+    if not compare_available()["mmcv"]:
+        return None
+    from mmcv.cnn import ConvModule as MMCVConvModule
+
+    twin = nn.Sequential(*[
+        MMCVConvModule(b.in_channels, b.out_channels, 3, padding=1, norm_cfg=dict(type="BN"),
+                       efficient_conv_bn_eval=efficient)
+        for b in stack
+    ])
+    twin.load_state_dict(stack.state_dict())
     return twin.eval()
 
 
@@ -120,6 +135,12 @@ _ROWS = {
     ("efficient", "fused"): ("efficient conv-BN eval forward", "folded floor (fuse_conv_bn)",
                              {"eager": "<= 1.03", "inductor": "<= 1.03"}),
 }
+# the compare extra's rows: same metric as ours, another candidate (a column in run.py's table)
+_MMCV_ROWS = {
+    ("mmcv", "sequential"): ("convmodule", "sequential"),
+    ("mmcv_efficient", "convmodule"): ("efficient", "convmodule"),
+    ("mmcv_efficient", "fused"): ("efficient", "fused"),
+}
 
 
 def _emit_rows(mode: str, shape: str, ratios: dict[tuple[str, str], list[float]],
@@ -130,6 +151,14 @@ def _emit_rows(mode: str, shape: str, ratios: dict[tuple[str, str], list[float]]
         Row(f"{metric}, {mode}, eval, {args_device()} {shape}", base, "ms",
             statistics.median(times[b]) * 1e3, statistics.median(times[a]) * 1e3,
             statistics.median(r), min(r), max(r), targets.get(mode, "")).emit()
+    for (a, b), ours in _MMCV_ROWS.items():
+        if (a, b) not in ratios:
+            continue
+        metric, base, targets = _ROWS[ours]
+        r = ratios[(a, b)]
+        Row(f"{metric}, {mode}, eval, {args_device()} {shape}", base, "ms",
+            statistics.median(times[b]) * 1e3, statistics.median(times[a]) * 1e3,
+            statistics.median(r), min(r), max(r), targets.get(mode, ""), who="mmcv").emit()
 
 
 def args_device() -> str:
@@ -150,6 +179,10 @@ def run(args: argparse.Namespace) -> None:
         "fused": fuse_conv_bn(copy.deepcopy(convmod)),
         "efficient": efficient_twin(convmod),
     }
+    for name, efficient in (("mmcv", False), ("mmcv_efficient", True)):
+        twin = mmcv_twin(convmod, efficient)
+        if twin is not None:
+            models[name] = twin
     models = {name: m.to(args.device) for name, m in models.items()}
     variants = [("eager", models)]
     if args.compile:
@@ -160,6 +193,9 @@ def run(args: argparse.Namespace) -> None:
         variants.append(("inductor", compiled))  # type: ignore[arg-type]
     pairs = [("convmodule", "sequential"), ("fused", "convmodule"), ("efficient", "convmodule"),
              ("efficient", "fused")]
+    if "mmcv" in models:
+        pairs += [("mmcv", "sequential"), ("mmcv_efficient", "convmodule"),
+                  ("mmcv_efficient", "fused")]
     header = ["ConvModule / Sequential", "fused / unfused", "efficient / unfused",
               "efficient / fused"]
     print(f"{'mode':9} {'input':14} " + " ".join(f"{h:>28}" for h in header))
@@ -174,7 +210,7 @@ def run(args: argparse.Namespace) -> None:
                 times: dict[str, list[float]] = {}
                 ratios = paired_ratios(fns, pairs, args.repeats, args.min_time, times)
             shape = "x".join(map(str, size))
-            print(f"{mode:9} {shape:14} " + " ".join(f"{_fmt(ratios[p]):>28}" for p in pairs))
+            print(f"{mode:9} {shape:14} " + " ".join(f"{_fmt(ratios[p]):>28}" for p in pairs[:4]))
             _emit_rows(mode, shape, ratios, times)
 
 

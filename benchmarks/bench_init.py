@@ -25,7 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch
-from _common import paired, row
+from _common import compare_available, paired, row
 from torch import nn
 
 from hydra_cnn.init import BaseModule, Sequential, build_model, initialize
@@ -121,6 +121,13 @@ def bench_init(name: str, width: float, repeats: int) -> None:
     ):
         row(f"{name} {what}", "torch.nn.init loop", "s", paired(candidate, plain, repeats),
             target="<= 1.05", note=f"{n / 1e6:.0f}M parameters")
+    if compare_available()["mmengine"]:
+        from mmengine.model import initialize as mme_initialize
+
+        # mmengine's initialize (same config; it has no report) in the "report off" row's column
+        row(f"{name} initialize(), report off", "torch.nn.init loop", "s",
+            paired(lambda: seconds(lambda: mme_initialize(model, INIT_CFG)), plain, repeats),
+            target="<= 1.05", note=f"{n / 1e6:.0f}M parameters", who="mmengine")
 
 
 def bench_build(name: str, width: float, repeats: int) -> None:

@@ -20,6 +20,7 @@ import platform
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 
@@ -43,9 +44,11 @@ def _cpu_model() -> str:
 
 
 def _versions() -> str:
-    code = ("import torch, hydra, omegaconf, sys; print(f'python {sys.version.split()[0]}, "
-            "torch {torch.__version__}, hydra-core {hydra.__version__}, "
-            "omegaconf {omegaconf.__version__}')")
+    code = ("import torch, hydra, omegaconf, sys, importlib.metadata as md; "
+            "extra = [f'{d} {md.version(d)}' for d in ('mmcv-lite', 'mmengine') "
+            "if __import__('importlib.util').util.find_spec(d.split('-')[0])]; "
+            "print(', '.join([f'python {sys.version.split()[0]}', f'torch {torch.__version__}', "
+            "f'hydra-core {hydra.__version__}', f'omegaconf {omegaconf.__version__}', *extra]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     return out.stdout.strip() or "unknown versions"
 
@@ -54,12 +57,12 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
-def run_script(name: str, args: list[str]) -> tuple[list[dict[str, object]], int]:
+def run_script(name: str, args: list[str]) -> tuple[list[dict[str, Any]], int]:
     """Run one benchmark script, echo its output, return its BENCH rows and exit code."""
     print(f"\n=== {name} {' '.join(args)}", flush=True)
     proc = subprocess.Popen([sys.executable, str(HERE / name), *args], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, cwd=HERE.parent)
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     assert proc.stdout is not None
     for line in proc.stdout:
         if line.startswith("BENCH "):
@@ -69,18 +72,33 @@ def run_script(name: str, args: list[str]) -> tuple[list[dict[str, object]], int
     return rows, proc.wait()
 
 
-def table(rows: list[dict[str, object]]) -> str:
-    """A Markdown table of the rows."""
-    lines = ["| metric | baseline | baseline value | hydra_cnn | ratio (min..max) | target |",
-             "|---|---|---|---|---|---|"]
+def table(rows: list[dict[str, Any]]) -> str:
+    """A Markdown table: one line per (metric, baseline), one ratio column per candidate.
+
+    Rows from the ``compare`` extra (``who`` = mmcv or mmengine) become extra columns.
+    """
+    others = sorted({r.get("who", "hydra_cnn") for r in rows} - {"hydra_cnn"})
+    keyed: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     for r in rows:
-        unit = r["unit"]
-        ratio = f"{r['ratio']:.3f} ({r['ratio_min']:.3f}..{r['ratio_max']:.3f})"
-        note = f" ({r['note']})" if r.get("note") else ""
-        lines.append(
-            f"| {r['metric']}{note} | {r['baseline']} | {_fmt(r['baseline_value'])} {unit} | "  # type: ignore[arg-type]
-            f"{_fmt(r['candidate_value'])} {unit} | {ratio} | {r['target'] or '-'} |"  # type: ignore[arg-type]
-        )
+        keyed.setdefault((r["metric"], r["baseline"]), {})[r.get("who", "hydra_cnn")] = r
+    head = ["metric", "baseline", "baseline value", "hydra_cnn", "ratio (min..max)",
+            *[f"{o} ratio" for o in others], "target"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def ratio(r: dict[str, Any] | None) -> str:
+        if r is None:
+            return "-"
+        return f"{r['ratio']:.3f} ({r['ratio_min']:.3f}..{r['ratio_max']:.3f})"
+
+    for (metric, baseline), by_who in keyed.items():
+        ours = by_who.get("hydra_cnn") or next(iter(by_who.values()))
+        unit = ours["unit"]
+        note = f" ({ours['note']})" if ours.get("note") else ""
+        mine = by_who.get("hydra_cnn")
+        cells = [f"{metric}{note}", baseline, f"{_fmt(ours['baseline_value'])} {unit}",
+                 f"{_fmt(mine['candidate_value'])} {unit}" if mine else "-", ratio(mine),
+                 *[ratio(by_who.get(o)) for o in others], ours["target"] or "-"]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -92,7 +110,7 @@ def main() -> int:
     parser.add_argument("--out", default=str(HERE / "results.md"), help="where to write the table")
     args = parser.parse_args()
     quick = args.quick or os.environ.get("QUICK") == "1"
-    all_rows: list[dict[str, object]] = []
+    all_rows: list[dict[str, Any]] = []
     failed = []
     for name, full, fast in SCRIPTS:
         if args.only and name not in args.only:
@@ -105,9 +123,14 @@ def main() -> int:
         f"# Benchmark results\n\n{dt.date.today().isoformat()}, {_cpu_model()}, "
         f"{os.cpu_count()} cores, {_versions()}{', quick run' if quick else ''}.\n\n"
         "Ratios are hydra_cnn over the baseline measured in the same run (below 1 is faster or "
-        "smaller): the median of paired, interleaved repeats, with min..max.\n\n"
+        "smaller): the median of paired, interleaved repeats, with min..max. With the "
+        "`compare` extra installed (`pip install -e '.[compare]'`), mmcv 2.x and mmengine "
+        "doing the same work are measured against the same baseline, as extra columns.\n\n"
     )
     text = header + table(all_rows) + "\n"
+    notes = HERE / "notes.md"
+    if notes.exists() and not args.only:
+        text += "\n" + notes.read_text()
     if failed:
         text += f"\nFailed: {', '.join(failed)}\n"
     print("\n" + text)
