@@ -83,6 +83,8 @@ class Registry:
             built-in members. None for registries filled only by users.
         config_group: Hydra config group whose options mirror this registry (e.g.
             ``'layers/norm'``). A class a user registers later gets an option there too.
+        build_func: what :meth:`build` calls, as ``build_func(cfg, registry, default_args)``
+            (mmcv's argument); default :func:`build_from_cfg`.
 
     Example:
         >>> FANCY = Registry('fancy layer')
@@ -95,9 +97,19 @@ class Registry:
     """
 
     def __init__(
-        self, name: str, *, loader: str | None = None, config_group: str | None = None
+        self,
+        name: str,
+        build_func: Callable[..., Any] | None = None,
+        *,
+        loader: str | None = None,
+        config_group: str | None = None,
     ) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"Registry name must be a str, but got {name!r}")
+        if build_func is not None and not callable(build_func):
+            raise TypeError(f"build_func must be callable, but got {build_func!r}")
         self._name = name
+        self._build_func = build_func
         self._module_dict: dict[str, Callable[..., Any]] = {}
         self._loader = loader
         self._loaded = loader is None
@@ -252,7 +264,9 @@ class Registry:
 
     # -- building ----------------------------------------------------------------------------
     def build(self, cfg: Any, **default_args: Any) -> Any:
-        """Build an object from ``cfg``: shorthand for :func:`build_from_cfg`."""
+        """Build an object from ``cfg`` with ``build_func`` (default :func:`build_from_cfg`)."""
+        if self._build_func is not None:
+            return self._build_func(cfg, self, default_args or None)
         return build_from_cfg(cfg, self, default_args or None)
 
 

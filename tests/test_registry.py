@@ -157,3 +157,17 @@ def test_unknown_key_error_is_chained_to_the_signature_error() -> None:
         hydra_cnn.build_activation_layer(dict(type="ReLU", foo=1))
     assert isinstance(info.value.__cause__, TypeError)
     assert "foo" in str(info.value.__cause__)
+
+
+def test_custom_build_func() -> None:
+    calls = []
+
+    def build(cfg: Any, registry: Registry, default_args: Any = None) -> Any:
+        calls.append(cfg["type"])
+        return build_from_cfg(cfg, registry, default_args)
+
+    reg = Registry("things", build_func=build)
+    reg.register_module(name="L", module=list)
+    assert reg.build(dict(type="L")) == [] and calls == ["L"]
+    with pytest.raises(TypeError, match="build_func must be callable"):
+        Registry("bad", build_func=3)  # type: ignore[arg-type]
