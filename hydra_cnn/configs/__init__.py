@@ -90,20 +90,11 @@ GROUP_REGISTRY: dict[str, str] = {
     "model": "MODELS",
 }
 
-# Extra schema tables (blocks, initializers, models) append here from their own modules.
-_EXTRA_MODULES = ("hydra_cnn.configs.blocks", "hydra_cnn.configs.init", "hydra_cnn.configs.models")
-
-
 def builtin_confs() -> list[type]:
-    """Every shipped structured config class (layers, blocks, initializers)."""
-    import importlib
-    import importlib.util
+    """Every shipped structured config class: layers, blocks, initializers, models."""
+    from hydra_cnn.configs import blocks, init, models
 
-    confs = list(LAYER_CONFS)
-    for mod in _EXTRA_MODULES:
-        if importlib.util.find_spec(mod) is not None:
-            confs.extend(importlib.import_module(mod).CONFS)
-    return confs
+    return [*LAYER_CONFS, *blocks.CONFS, *init.CONFS, *models.CONFS]
 
 
 def option_table() -> list[tuple[str, str, type]]:

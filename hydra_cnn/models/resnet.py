@@ -86,6 +86,20 @@ def with_pretrained(init_cfg: Any, pretrained: str | None) -> Any:
     return [*items, {"type": "Pretrained", "checkpoint": os.fspath(pretrained)}]
 
 
+def check_stage_args(num_stages: int, out_indices: tuple[int, ...], frozen_stages: int) -> None:
+    """Raise ``ValueError`` for ``out_indices``/``frozen_stages`` outside ``num_stages``."""
+    if any(not 0 <= i < num_stages for i in out_indices):
+        raise ValueError(
+            f"out_indices {out_indices} must lie in [0, {num_stages - 1}] (num_stages="
+            f"{num_stages})"
+        )
+    if not -1 <= frozen_stages <= num_stages:
+        raise ValueError(
+            f"frozen_stages must be between -1 and num_stages={num_stages}, but got "
+            f"{frozen_stages}"
+        )
+
+
 def as_int_tuple(value: Any, what: str) -> tuple[int, ...]:
     """``value`` (a list, tuple or ListConfig of ints, as YAML gives) as a tuple of ints."""
     if isinstance(value, str | bytes) or not isinstance(value, Iterable):
@@ -477,16 +491,7 @@ class ResNet(BaseModule):
                 f"strides {strides} and dilations {dilations} need one entry per stage "
                 f"(num_stages={num_stages})"
             )
-        if any(not 0 <= i < num_stages for i in out_indices):
-            raise ValueError(
-                f"out_indices {out_indices} must lie in [0, {num_stages - 1}] (num_stages="
-                f"{num_stages})"
-            )
-        if not -1 <= frozen_stages <= num_stages:
-            raise ValueError(
-                f"frozen_stages must be between -1 and num_stages={num_stages}, but got "
-                f"{frozen_stages}"
-            )
+        check_stage_args(num_stages, out_indices, frozen_stages)
         block, stage_blocks = self.arch_settings[depth]
         if block is BasicBlock and (groups != 1 or base_width != 64):
             raise ValueError(

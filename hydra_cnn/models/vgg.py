@@ -22,7 +22,14 @@ from torch import nn
 from hydra_cnn.bricks.conv import build_conv_layer
 from hydra_cnn.bricks.norm import build_norm_layer
 from hydra_cnn.init.base_module import BaseModule
-from hydra_cnn.models.resnet import as_int_tuple, build_act, freeze, norms_to_eval, with_pretrained
+from hydra_cnn.models.resnet import (
+    as_int_tuple,
+    build_act,
+    check_stage_args,
+    freeze,
+    norms_to_eval,
+    with_pretrained,
+)
 from hydra_cnn.registry import ConfigKeyError
 
 __all__ = ["VGG"]
@@ -112,16 +119,7 @@ class VGG(BaseModule):
             raise ValueError(
                 f"dilations {dilations} need one entry per stage (num_stages={num_stages})"
             )
-        if any(not 0 <= i < num_stages for i in out_indices):
-            raise ValueError(
-                f"out_indices {out_indices} must lie in [0, {num_stages - 1}] (num_stages="
-                f"{num_stages})"
-            )
-        if not -1 <= frozen_stages <= num_stages:
-            raise ValueError(
-                f"frozen_stages must be between -1 and num_stages={num_stages}, but got "
-                f"{frozen_stages}"
-            )
+        check_stage_args(num_stages, out_indices, frozen_stages)
         self.depth = depth
         self.with_bn = with_bn
         self.num_classes = num_classes
