@@ -1,0 +1,65 @@
+"""Shared leaf helpers: error classes, the ``???`` sentinel, closest-name matching.
+
+This module imports nothing from hydra_cnn and nothing heavy (no torch, Hydra or OmegaConf), so
+every other module may import it: it is the bottom of the import stack
+(common <- registry <- configs <- bricks <- init <- models, checkpoint <- cli).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = [
+    "MISSING",
+    "ConfigKeyError",
+    "InvalidArgumentError",
+    "InvalidTypeError",
+    "closest_match",
+    "did_you_mean",
+    "is_missing",
+]
+
+#: OmegaConf's marker for a mandatory value that was never set (``???``). Defined here as the
+#: plain string so that no OmegaConf import is needed to recognise it.
+MISSING = "???"
+
+
+def is_missing(value: Any) -> bool:
+    """Whether ``value`` is the ``???`` marker of a mandatory value that was never set."""
+    return type(value) is str and value == MISSING
+
+
+class ConfigKeyError(KeyError):
+    """A ``KeyError`` whose message prints as plain text (``KeyError`` quotes its message)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class InvalidArgumentError(ValueError, AssertionError):
+    """An argument value is invalid.
+
+    It is a ``ValueError`` and, because mmcv 1.7 raises ``AssertionError`` in the same places,
+    also an ``AssertionError``: code and tests written against mmcv keep catching it.
+    """
+
+
+class InvalidTypeError(TypeError, AssertionError):
+    """An argument has the wrong type; also an ``AssertionError``, as mmcv 1.7 raises there."""
+
+
+def closest_match(name: str, candidates: Iterable[str]) -> str | None:
+    """Return the candidate closest to ``name`` (case-insensitive), or None when none is close."""
+    lowered = {c.lower(): c for c in candidates}
+    if name.lower() in lowered:
+        return lowered[name.lower()]
+    hits = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.5)
+    return lowered[hits[0]] if hits else None
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """``" Did you mean 'X'?"`` for the closest candidate, or ``""`` when none is close."""
+    hit = closest_match(name, candidates)
+    return f" Did you mean {hit!r}?" if hit else ""
