@@ -34,7 +34,7 @@ _PREFIX = {"open-mmlab": "open-mmlab://", "torchvision": "torchvision://", "mmcl
 def _resolve_name(name: str, zoo: str | None) -> tuple[str, str]:
     """Return ``(qualified name, URL or path)`` for a zoo name, bare or ``scheme://NAME``."""
     from hydra_cnn.checkpoint.zoo import ZOO_SCHEMES, list_zoo, normalize_zoo, zoo_url
-    from hydra_cnn.registry import ConfigKeyError
+    from hydra_cnn.common import ConfigKeyError
 
     if name.startswith(("http://", "https://")):
         return name, name

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -16,14 +17,16 @@ __all__ = [
     "ConfigKeyError",
     "InvalidArgumentError",
     "InvalidTypeError",
+    "MissingValueError",
     "closest_match",
+    "conf_dir",
     "did_you_mean",
     "is_missing",
 ]
 
 #: OmegaConf's marker for a mandatory value that was never set (``???``). Defined here as the
 #: plain string so that no OmegaConf import is needed to recognise it.
-MISSING = "???"
+MISSING: Any = "???"
 
 
 def is_missing(value: Any) -> bool:
@@ -50,6 +53,10 @@ class InvalidTypeError(TypeError, AssertionError):
     """An argument has the wrong type; also an ``AssertionError``, as mmcv 1.7 raises there."""
 
 
+class MissingValueError(InvalidArgumentError):
+    """A mandatory config value (``???``) was never set. Names the field and its config path."""
+
+
 def closest_match(name: str, candidates: Iterable[str]) -> str | None:
     """Return the candidate closest to ``name`` (case-insensitive), or None when none is close."""
     lowered = {c.lower(): c for c in candidates}
@@ -63,3 +70,14 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """``" Did you mean 'X'?"`` for the closest candidate, or ``""`` when none is close."""
     hit = closest_match(name, candidates)
     return f" Did you mean {hit!r}?" if hit else ""
+
+
+def conf_dir() -> Path:
+    """The folder of the shipped data: YAML options (``layers/``, ``init/``, ``model/``), ``zoo/``.
+
+    It is the repository's top-level ``conf/`` in a source checkout or an editable install, and
+    the package data ``hydra_cnn/conf`` in an installed wheel.
+    """
+    here = Path(__file__).resolve().parent
+    packaged = here / "conf"
+    return packaged if packaged.is_dir() else here.parent / "conf"

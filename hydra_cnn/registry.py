@@ -1,18 +1,26 @@
-"""Registries: map type names (``'GN'``, ``'Conv2d'``) to classes and build them from configs.
+"""Registries, and the one road from any config to a built object.
 
-A :class:`Registry` is a named table of classes. Builders look a config's ``type`` up in one
-and call the class with the remaining keys::
+A :class:`Registry` is a named table of classes. Every way of building from one takes the same
+road (:meth:`Registry.build`, :func:`build_from_cfg`, every ``build_*_layer`` and ``make_*``
+target, and :func:`hydra_cnn.validate` for its checks)::
+
+    config (dict, DictConfig, dataclass, instantiate-made factory)
+      -> resolve: (bound args, type, keys); Hydra keys dropped; the caller's config untouched
+      -> merge: default_args < config keys < the caller's keyword arguments
+      -> check: a never-set ``???`` value, unknown keys (closest match), value types (from the
+         type's structured config), meaningless values (channels <= 0, NaN eps...)
+      -> the family's prepare hook (GroupNorm's groups, Upsample's mode...)
+      -> call the class, errors re-raised naming registry and type, chained to the original
 
     >>> from hydra_cnn.registry import NORM_LAYERS
-    >>> NORM_LAYERS.get('GN')
-    <class 'torch.nn.modules.normalization.GroupNorm'>
     >>> NORM_LAYERS.build(dict(type='GN', num_groups=2, num_channels=8))
     GroupNorm(2, 8, eps=1e-05, affine=True)
 
-The built-in members of each registry are imported the first time the registry is queried, so
-``import hydra_cnn.registry`` stays free of torch. Registering a user class in a layer registry
-also makes it a Hydra config option (``layers/upsample=my_upsample``): see
-:mod:`hydra_cnn.configs`.
+What a family does differently is data in :mod:`hydra_cnn.families`. This module imports
+neither torch nor Hydra nor OmegaConf (nor :mod:`hydra_cnn.configs`): the built-in members of a
+registry are imported the first time it is queried, and :mod:`hydra_cnn.configs` subscribes to
+registrations (:func:`add_listener`) and supplies the value types
+(:func:`set_schema_provider`) when it is imported.
 
 Errors follow mmcv's exception classes with clearer messages: a config that is not a mapping
 raises ``TypeError``; a missing ``type`` raises ``KeyError``; an unknown type raises ``KeyError``
@@ -24,26 +32,48 @@ registry and type, chained to the original error.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import importlib
 import inspect
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, TypeVar
+import math
+import numbers
+import types
+import typing
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, NamedTuple, TypeVar
+
+from hydra_cnn.common import (
+    ConfigKeyError,
+    InvalidArgumentError,
+    MissingValueError,
+    closest_match,
+    did_you_mean,
+    is_missing,
+)
+from hydra_cnn.families import FAMILIES, Family
 
 __all__ = [
     "ACTIVATION_LAYERS",
     "CONV_LAYERS",
+    "DROPOUT_LAYERS",
     "INITIALIZERS",
     "MODELS",
     "NORM_LAYERS",
     "PADDING_LAYERS",
     "PLUGIN_LAYERS",
     "UPSAMPLE_LAYERS",
+    "ConfigKeyError",
     "Registry",
+    "Resolved",
+    "add_listener",
     "build_from_cfg",
+    "build_model_from_cfg",
     "cfg_to_dict",
+    "check_kwargs",
     "closest_match",
+    "layer_factory",
+    "set_schema_provider",
 ]
 
 T = TypeVar("T")
@@ -51,27 +81,32 @@ T = TypeVar("T")
 # Keys Hydra interprets itself; they never reach a constructor.
 HYDRA_KEYS = frozenset({"_target_", "_partial_", "_convert_", "_recursive_", "_args_"})
 
-
-class ConfigKeyError(KeyError):
-    """A ``KeyError`` whose message prints as plain text (``KeyError`` quotes its message)."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
-
-
-def closest_match(name: str, candidates: Iterable[str]) -> str | None:
-    """Return the candidate closest to ``name`` (case-insensitive), or None when none is close."""
-    cands = list(candidates)
-    lowered = {c.lower(): c for c in cands}
-    if name.lower() in lowered:
-        return lowered[name.lower()]
-    hits = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.5)
-    return lowered[hits[0]] if hits else None
+# (registry, names, class, config_name) -> None: called for every registration by a user
+Listener = Callable[["Registry", list[str], Any, "str | None"], None]
+_LISTENERS: list[Listener] = []
+_USER_REGISTRATIONS: list[tuple[Registry, list[str], Any, str | None]] = []
+# (config group, type name) -> {field: annotation} of the type's structured config, or None
+_SCHEMA_PROVIDER: list[Callable[[str, str], dict[str, Any] | None]] = []
 
 
-def _did_you_mean(name: str, candidates: Iterable[str]) -> str:
-    hit = closest_match(name, candidates)
-    return f" Did you mean {hit!r}?" if hit else ""
+def add_listener(listener: Listener) -> None:
+    """Call ``listener(registry, names, cls, config_name)`` for every user registration.
+
+    Registrations made before the listener was added are replayed to it, in order, so the
+    order of imports does not matter. :mod:`hydra_cnn.configs` uses this to generate a config
+    for each class a user registers.
+    """
+    if listener in _LISTENERS:
+        return
+    _LISTENERS.append(listener)
+    for registration in list(_USER_REGISTRATIONS):
+        listener(*registration)
+
+
+def set_schema_provider(provider: Callable[[str, str], dict[str, Any] | None]) -> None:
+    """Install the function that gives a type's config field annotations (``configs`` does)."""
+    _SCHEMA_PROVIDER[:] = [provider]
+    _rules_cached.cache_clear()
 
 
 class Registry:
@@ -79,12 +114,12 @@ class Registry:
 
     Args:
         name: human-readable name used in messages, e.g. ``'norm layer'``.
-        loader: module path imported the first time the registry is queried; it registers the
-            built-in members. None for registries filled only by users.
-        config_group: Hydra config group whose options mirror this registry (e.g.
-            ``'layers/norm'``). A class a user registers later gets an option there too.
         build_func: what :meth:`build` calls, as ``build_func(cfg, registry, default_args)``
             (mmcv's argument); default :func:`build_from_cfg`.
+        family: the :class:`~hydra_cnn.families.Family` this registry holds (its loader,
+            config group, late arguments, prepare hook). None for a registry of your own.
+
+    Printing a registry lists its members. Any class or plain function can be registered.
 
     Example:
         >>> FANCY = Registry('fancy layer')
@@ -101,8 +136,7 @@ class Registry:
         name: str,
         build_func: Callable[..., Any] | None = None,
         *,
-        loader: str | None = None,
-        config_group: str | None = None,
+        family: Family | None = None,
     ) -> None:
         if not isinstance(name, str):
             raise TypeError(f"Registry name must be a str, but got {name!r}")
@@ -110,12 +144,12 @@ class Registry:
             raise TypeError(f"build_func must be callable, but got {build_func!r}")
         self._name = name
         self._build_func = build_func
-        self._module_dict: dict[str, Callable[..., Any]] = {}
-        self._loader = loader
-        self._loaded = loader is None
+        self._module_dict: dict[str, Any] = {}
+        self.family = family
+        self._loaded = family is None or family.loader is None
         self._loading = False
-        self.config_group = config_group
         self._builtin_names: set[str] = set()
+        self._prepare: Callable[..., Any] | None = None
 
     # -- loading -----------------------------------------------------------------------------
     def _ensure_loaded(self) -> None:
@@ -123,8 +157,8 @@ class Registry:
             return
         self._loading = True
         try:
-            assert self._loader is not None
-            importlib.import_module(self._loader)
+            assert self.family is not None and self.family.loader is not None
+            importlib.import_module(self.family.loader)
             self._loaded = True
         finally:
             self._loading = False
@@ -136,7 +170,12 @@ class Registry:
         return self._name
 
     @property
-    def module_dict(self) -> dict[str, Callable[..., Any]]:
+    def config_group(self) -> str | None:
+        """The Hydra config group whose options select this registry's types, if any."""
+        return self.family.group if self.family is not None else None
+
+    @property
+    def module_dict(self) -> dict[str, Any]:
         """A copy of the name -> class table."""
         self._ensure_loaded()
         return dict(self._module_dict)
@@ -164,17 +203,14 @@ class Registry:
 
     def __repr__(self) -> str:
         self._ensure_loaded()
-        items = ", ".join(
-            f"{k}={getattr(v, '__qualname__', repr(v))}" for k, v in sorted(self._module_dict.items())
-        )
-        return f"Registry(name={self._name!r}, items={{{items}}})"
+        return f"{type(self).__name__}(name={self._name}, items={self._module_dict})"
 
-    def get(self, name: str) -> Callable[..., Any] | None:
+    def get(self, name: str) -> Any:
         """Return the class registered as ``name``, or None when there is none."""
         self._ensure_loaded()
         return self._module_dict.get(name)
 
-    def lookup(self, name: Any) -> Callable[..., Any]:
+    def lookup(self, name: Any) -> Any:
         """Return the class registered as ``name``; raise ``KeyError`` with close matches if none.
 
         A class (rather than a name) is returned as it is, as mmcv allows ``type=SomeClass``.
@@ -190,7 +226,7 @@ class Registry:
         if obj is None:
             raise ConfigKeyError(
                 f"{name!r} is not registered in the {self._name} registry. "
-                f"Registered: {', '.join(self.names())}.{_did_you_mean(name, self._module_dict)}"
+                f"Registered: {', '.join(self.names())}.{did_you_mean(name, self._module_dict)}"
             )
         return obj
 
@@ -202,7 +238,7 @@ class Registry:
         module: Any = None,
         config_name: str | None = None,
     ) -> Any:
-        """Register a class, as a decorator or a call.
+        """Register a class (or a plain function), as a decorator or a call.
 
         Args:
             name: the name (or list of names) to register under; defaults to the class name.
@@ -211,11 +247,23 @@ class Registry:
             config_name: the Hydra option name for this class in the registry's config group;
                 defaults to the snake_case of each registered name.
 
+        mmcv's legacy forms ``register_module(Cls)``, ``register_module(Cls, force=True)`` and a
+        bare ``@register_module`` still register, with a ``DeprecationWarning``.
+
         Example:
             >>> @UPSAMPLE_LAYERS.register_module()                    # doctest: +SKIP
             ... class MyUpsample:
             ...     def __init__(self, scale_factor): ...
         """
+        if inspect.isclass(name):  # mmcv's legacy form: the class as the first argument
+            warnings.warn(
+                "register_module(cls) is deprecated: use register_module() as a decorator or "
+                "register_module(module=cls)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            self._register(name, None, force, config_name)
+            return name
         if not isinstance(force, bool):
             raise TypeError(f"force must be a bool, but got {type(force).__name__}")
         if name is not None and not isinstance(name, str) and not (
@@ -240,8 +288,11 @@ class Registry:
         self, module: Any, name: str | list[str] | tuple[str, ...] | None, force: bool,
         config_name: str | None, builtin: bool = False,
     ) -> None:
-        if not callable(module):
-            raise TypeError(f"only classes and callables can be registered, got {module!r}")
+        if not (inspect.isclass(module) or inspect.isfunction(module)):
+            raise TypeError(
+                f"only a class or a plain function can be registered in the {self._name} "
+                f"registry, but got {type(module).__name__}: {module!r}"
+            )
         if not builtin:
             self._ensure_loaded()
         names = [module.__name__] if name is None else [name] if isinstance(name, str) else list(name)
@@ -257,19 +308,100 @@ class Registry:
                 self._builtin_names.add(n)
             else:
                 self._builtin_names.discard(n)
-        if not builtin and self.config_group is not None:
-            from hydra_cnn.configs.auto import on_register
-
-            on_register(self, names, module, config_name)
+        _rules_cached.cache_clear()
+        if not builtin:
+            registration = (self, names, module, config_name)
+            _USER_REGISTRATIONS.append(registration)
+            for listener in list(_LISTENERS):
+                listener(*registration)
 
     # -- building ----------------------------------------------------------------------------
     def build(self, cfg: Any, **default_args: Any) -> Any:
-        """Build an object from ``cfg`` with ``build_func`` (default :func:`build_from_cfg`)."""
+        """Build an object from ``cfg`` with ``build_func`` (default :func:`build_from_cfg`).
+
+        Keyword arguments fill what ``cfg`` does not set; mmcv's ``default_args=dict(...)``
+        form is accepted too.
+        """
+        if set(default_args) == {"default_args"} and (
+            default_args["default_args"] is None or isinstance(default_args["default_args"], Mapping)
+        ):
+            defaults = default_args["default_args"]
+        else:
+            defaults = default_args or None
         if self._build_func is not None:
-            return self._build_func(cfg, self, default_args or None)
-        return build_from_cfg(cfg, self, default_args or None)
+            return self._build_func(cfg, self, defaults)
+        return build_from_cfg(cfg, self, defaults)
+
+    def resolve(self, cfg: Any, default_type: str | None = None) -> Resolved:
+        """Normalise any accepted config form to :class:`Resolved`; never mutates ``cfg``.
+
+        Accepted: a mapping (dict, OmegaConf DictConfig), a structured-config dataclass instance
+        or class, or a factory made by ``instantiate`` on a hydra_cnn layer config (its keywords
+        are unwrapped, so no Hydra machinery runs per call). ``None`` means ``default_type``
+        when there is one. Hydra keys are dropped.
+
+        Raises:
+            TypeError: for anything else, naming what is accepted.
+            KeyError: when there is no ``type`` (mmcv's phrase: must contain the key "type").
+        """
+        # the common mmcv case, kept cheap
+        if type(cfg) is dict and "type" in cfg and all(
+            type(k) is str and k not in HYDRA_KEYS for k in cfg
+        ):
+            data = dict(cfg)
+            return Resolved((), data.pop("type"), data, None)
+        what = f"{self._name} config"
+        if cfg is None:
+            if default_type is None:
+                raise TypeError(f"{what} must not be None; pass e.g. dict(type=...)")
+            return Resolved((), default_type, {}, None)
+        if isinstance(cfg, functools.partial):
+            owner = getattr(cfg.func, "_hydra_cnn_registry_", None)
+            if owner is not None and owner is not self:
+                raise TypeError(
+                    f"{what} expected, but got a factory for the {owner.name} registry "
+                    f"({getattr(cfg.func, '__name__', cfg.func)}). Check which config group it "
+                    "came from."
+                )
+        args, data, path = _to_args_and_dict(cfg, what)
+        if "type" not in data:
+            raise ConfigKeyError(
+                f'{what} must contain the key "type" (one of {", ".join(self.names())}), but '
+                f"got {data!r}"
+            )
+        type_name = data.pop("type")
+        return Resolved(args, type_name, data, path)
+
+    def build_layer(
+        self,
+        cfg: Any,
+        *args: Any,
+        default_type: str | None = None,
+        default_args: Mapping[str, Any] | None = None,
+        resolved: Resolved | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Build ``cfg`` with the late ``args``/``kwargs`` a builder or block passes.
+
+        Precedence: ``default_args`` < the config's keys < ``kwargs`` (calling a factory with a
+        keyword overrides its config, as a ``functools.partial`` does). ``default_type`` is
+        used when ``cfg`` is None. ``resolved`` is :meth:`resolve`'s result when the caller
+        already has it (``cfg`` is then ignored).
+        """
+        res = resolved if resolved is not None else self.resolve(cfg, default_type)
+        return _build(self, res, args, kwargs, default_args)
 
 
+class Resolved(NamedTuple):
+    """A config in normal form: positional args bound by a factory, type, keys, config path."""
+
+    args: tuple[Any, ...]
+    type: Any
+    kwargs: dict[str, Any]
+    path: str | None
+
+
+# -- the road ---------------------------------------------------------------------------------
 def _is_omegaconf(obj: Any) -> bool:
     return type(obj).__module__.startswith("omegaconf")
 
@@ -279,22 +411,13 @@ def _plain(value: Any) -> Any:
     if _is_omegaconf(value):
         from omegaconf import OmegaConf
 
-        return OmegaConf.to_container(value, resolve=True)
+        return OmegaConf.to_container(value, resolve=True, throw_on_missing=False)
     return value
 
 
-def cfg_to_dict(cfg: Any, what: str = "config") -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """Normalise any accepted config form to ``(args, kwargs)``, never touching the original.
-
-    Accepted: a mapping (dict, OmegaConf DictConfig), a structured-config dataclass instance or
-    class, or a ``functools.partial`` made by ``instantiate`` on a hydra_cnn layer config (its
-    keywords are unwrapped, so no Hydra machinery runs per call). Hydra keys (``_target_``,
-    ``_partial_``, ...) are dropped.
-
-    Raises:
-        TypeError: for anything else, naming what is accepted.
-    """
+def _to_args_and_dict(cfg: Any, what: str) -> tuple[tuple[Any, ...], dict[str, Any], str | None]:
     args: tuple[Any, ...] = ()
+    path: str | None = None
     if isinstance(cfg, functools.partial):
         if getattr(cfg.func, "_hydra_cnn_registry_", None) is None:
             raise TypeError(
@@ -305,7 +428,11 @@ def cfg_to_dict(cfg: Any, what: str = "config") -> tuple[tuple[Any, ...], dict[s
         data = dict(cfg.keywords)
         args = tuple(cfg.args)
     elif isinstance(cfg, Mapping):
-        data = dict(_plain(cfg)) if _is_omegaconf(cfg) else dict(cfg)
+        if _is_omegaconf(cfg):
+            data = dict(_plain(cfg))
+            path = cfg._get_full_key(None) or None  # type: ignore[attr-defined]
+        else:
+            data = dict(cfg)
     elif dataclasses.is_dataclass(cfg):
         inst = cfg() if isinstance(cfg, type) else cfg
         data = {f.name: _plain(getattr(inst, f.name)) for f in dataclasses.fields(inst)}
@@ -320,31 +447,289 @@ def cfg_to_dict(cfg: Any, what: str = "config") -> tuple[tuple[Any, ...], dict[s
     bad = [k for k in data if not isinstance(k, str)]
     if bad:
         raise TypeError(f"{what} keys must be strings, but got {bad!r}")
+    return args, data, path
+
+
+def cfg_to_dict(cfg: Any, what: str = "config") -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """``(bound args, keys)`` of any accepted config form (Hydra keys dropped), never mutating it.
+
+    Raises:
+        TypeError: for a form that is not accepted, naming the accepted ones.
+    """
+    args, data, _ = _to_args_and_dict(cfg, what)
     return args, data
 
 
-def _call_with_errors(reg: Registry, type_name: Any, obj_cls: Callable[..., Any], *args: Any,
-                      **kwargs: Any) -> Any:
+def _label(type_name: Any) -> str:
+    return type_name if isinstance(type_name, str) else getattr(type_name, "__name__", "?")
+
+
+@functools.lru_cache(maxsize=256)
+def _signature(cls: Any) -> inspect.Signature | None:
+    try:
+        return inspect.signature(cls)
+    except (TypeError, ValueError):
+        return None
+
+
+def _signature_of(cls: Any) -> inspect.Signature | None:
+    try:
+        return _signature(cls)
+    except TypeError:  # an unhashable class object
+        return _signature.__wrapped__(cls)
+
+
+@functools.lru_cache(maxsize=1024)
+def _rules_cached(family: Family | None, label: str, by_name: bool, cls: Any
+                  ) -> tuple[dict[str, Any] | None, frozenset[str], bool]:
+    """(field annotations or None, accepted keys, takes **kwargs) for ``cls`` as ``label``."""
+    hints = None
+    if by_name and family is not None and family.group is not None and _SCHEMA_PROVIDER:
+        hints = _SCHEMA_PROVIDER[0](family.group, label)
+    sig = _signature_of(cls)
+    names: set[str] = set()
+    var_kw = sig is None
+    for p in sig.parameters.values() if sig is not None else ():
+        if p.kind is p.VAR_KEYWORD:
+            var_kw = True
+        elif p.kind is not p.VAR_POSITIONAL:
+            names.add(p.name)
+    if hints is not None:
+        names |= hints.keys()
+    if family is not None:
+        names |= set(family.builder_keys)
+    return hints, frozenset(names), var_kw
+
+
+def _rules(family: Family | None, label: str, by_name: bool, cls: Any
+           ) -> tuple[dict[str, Any] | None, frozenset[str], bool]:
+    try:
+        return _rules_cached(family, label, by_name, cls)
+    except TypeError:  # an unhashable class object: compute without the cache
+        return _rules_cached.__wrapped__(family, label, by_name, cls)
+
+
+def _type_ok(value: Any, tp: Any) -> bool:
+    if tp is Any or tp is object or type(value) is tp:
+        return tp is not int or type(value) is not bool
+    if value is None and tp is type(None):
+        return True
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return value is None
+    if tp is bool:
+        return isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if tp is float:
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if tp is str:
+        return isinstance(value, str)
+    if origin is not None:
+        return isinstance(value, origin)
+    return isinstance(value, tp) if isinstance(tp, type) else True
+
+
+def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    return "None" if tp is type(None) else getattr(tp, "__name__", str(tp))
+
+
+def _bind_error(cls: Any, key: str, value: Any) -> TypeError | None:
+    """The TypeError the constructor's signature gives for ``key`` (for chaining), if any."""
+    sig = _signature_of(cls)
+    if sig is None:
+        return None
+    try:
+        sig.bind_partial(**{key: value})
+    except TypeError as exc:
+        return exc
+    return None
+
+
+def check_kwargs(registry: Registry, type_name: Any, cls: Any, kwargs: Mapping[str, Any],
+                 path: str | None = None) -> None:
+    """Reject never-set values, unknown keys and mistyped values before the class sees them.
+
+    Args:
+        registry: where ``type_name`` was looked up (its family says what is late).
+        type_name: the registered name (or the class itself).
+        cls: the class ``type_name`` resolved to.
+        kwargs: the keyword arguments about to be passed.
+        path: the config's dotted path (a DictConfig node's full key), named in messages.
+
+    Raises:
+        MissingValueError: a ``???`` value (a ``ValueError``), naming the field and path.
+        TypeError: naming the bad key (with the closest config key) or the bad value and the
+            type the field accepts.
+    """
+    label = _label(type_name)
+    family = registry.family
+    hints, accepted, var_kw = _rules(family, label, isinstance(type_name, str), cls)
+    late = set(family.late) if family is not None else set()
+    for key, value in kwargs.items():
+        if is_missing(value):
+            where = f"{path}.{key}" if path else key
+            raise MissingValueError(
+                f"{registry.name} {label!r}: {key!r} is mandatory ('???') but was never set; "
+                f"set it, e.g. {where}=..."
+            )
+        if not var_kw and key not in accepted:
+            keys = sorted(accepted - late)
+            raise TypeError(
+                f"{registry.name} {label!r} got an unexpected key {key!r}. "
+                f"Accepted config keys: {', '.join(keys) or '(none)'}."
+                + did_you_mean(key, keys)
+            ) from _bind_error(cls, key, value)
+        if hints is not None and key in hints and not _type_ok(value, hints[key]):
+            raise TypeError(
+                f"{registry.name} {label!r}: {key}={value!r} has type {type(value).__name__}, "
+                f"expected {_type_name(hints[key])}"
+            )
+
+
+# Arguments whose meaningless values torch accepts (or fails on deep inside): name -> minimum
+_INT_MIN = {"in_channels": 1, "out_channels": 1, "num_features": 1, "num_channels": 1,
+            "num_groups": 1, "groups": 1, "kernel_size": 1, "stride": 1, "dilation": 1,
+            "scale_factor": None, "upsample_kernel": 1, "padding": 0, "output_padding": 0}
+_REAL_RANGES = {"eps": (0.0, math.inf), "momentum": (0.0, 1.0), "p": (0.0, 1.0),
+                "drop_prob": (0.0, 1.0), "negative_slope": (-math.inf, math.inf),
+                "alpha": (-math.inf, math.inf)}
+
+
+def _check_int(registry: Registry, label: str, key: str, value: Any, minimum: int) -> None:
+    items = value if isinstance(value, tuple | list) else (value,)
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, numbers.Integral) or item < minimum:
+            raise InvalidArgumentError(
+                f"{registry.name} {label!r}: {key}={value!r} is not accepted; it takes "
+                f"{'an int' if not isinstance(value, tuple | list) else 'ints'} >= {minimum}"
+                + (" (a bool is not a count)" if isinstance(item, bool) else "")
+            )
+
+
+def check_values(registry: Registry, label: str, cls: Any, args: tuple[Any, ...],
+                 kwargs: Mapping[str, Any]) -> None:
+    """Refuse values torch would accept but that mean nothing (RELIABILITY 35).
+
+    Channels, groups, kernel sizes, strides and dilations must be ints >= 1 (paddings >= 0),
+    never bools; ``eps`` must be a finite number >= 0, probabilities and momentum in [0, 1].
+
+    Raises:
+        InvalidArgumentError: naming the field, the value and the accepted range.
+    """
+    named: Mapping[str, Any] = kwargs
+    if args:
+        sig = _signature_of(cls)
+        if sig is not None:
+            try:
+                named = {**sig.bind_partial(*args, **kwargs).arguments, **kwargs}
+            except TypeError:
+                named = kwargs  # the call itself reports the bad arguments
+    for key, value in named.items():
+        minimum = _INT_MIN.get(key, -1)
+        if minimum != -1:
+            if minimum is None or value is None or isinstance(value, str):
+                continue  # scale_factor may be a float; padding may be 'same'/'valid'
+            if isinstance(value, bool | numbers.Integral) or (
+                isinstance(value, tuple | list) and all(isinstance(v, numbers.Integral) for v in value)
+            ):
+                _check_int(registry, label, key, value, minimum)
+            continue
+        bounds = _REAL_RANGES.get(key)
+        if bounds is not None and isinstance(value, numbers.Real) and not isinstance(value, bool):
+            lo, hi = bounds
+            if not (math.isfinite(value) and lo <= float(value) <= hi):
+                rng = f"a finite number in [{lo}, {hi}]" if math.isfinite(hi) else (
+                    f"a finite number >= {lo}" if math.isfinite(lo) else "a finite number")
+                raise InvalidArgumentError(
+                    f"{registry.name} {label!r}: {key}={value!r} is not accepted; it takes {rng}"
+                )
+
+
+def _dtype(registry: Registry, type_name: Any, name: str) -> Any:
+    import torch
+
+    dtype = getattr(torch, name.removeprefix("torch."), None)
+    if not isinstance(dtype, torch.dtype):
+        raise TypeError(
+            f"{registry.name} {type_name!r}: dtype={name!r} is not a torch dtype name "
+            "(e.g. 'float32', 'bfloat16')"
+        )
+    return dtype
+
+
+@functools.lru_cache(maxsize=32)
+def _hook(spec: str) -> Callable[..., Any]:
+    module, _, attr = spec.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _call_with_errors(reg: Registry, type_name: Any, obj_cls: Any, *args: Any, **kwargs: Any
+                      ) -> Any:
     """Call ``obj_cls``; re-raise its errors as TypeError/ValueError naming registry and type."""
     try:
         return obj_cls(*args, **kwargs)
     except (TypeError, ValueError, RuntimeError, AssertionError, ZeroDivisionError,
             OverflowError, AttributeError, IndexError, KeyError) as exc:
         shown = ", ".join([*(repr(a) for a in args), *(f"{k}={v!r}" for k, v in kwargs.items())])
-        label = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", "?")
-        err_cls = TypeError if isinstance(exc, TypeError | AttributeError) else ValueError
+        if isinstance(exc, AssertionError) and not isinstance(exc, TypeError | ValueError):
+            err_cls: type[Exception] = InvalidArgumentError
+        elif isinstance(exc, TypeError | AttributeError):
+            err_cls = TypeError
+        else:
+            err_cls = ValueError
         raise err_cls(
-            f"{reg.name} {label!r} could not be built from ({shown}): {exc}"
+            f"{reg.name} {_label(type_name)!r} could not be built from ({shown}): {exc}"
         ) from exc
+
+
+def _build(registry: Registry, res: Resolved, args: tuple[Any, ...], kwargs: Mapping[str, Any],
+           default_args: Mapping[str, Any] | None) -> Any:
+    type_name = res.type
+    cls = registry.lookup(type_name)
+    merged = {**default_args, **res.kwargs} if default_args else dict(res.kwargs)
+    for key, value in merged.items():
+        if type(value) is list:  # YAML gives lists where torch wants tuples
+            merged[key] = tuple(value)
+    merged.update(kwargs)
+    check_kwargs(registry, type_name, cls, merged, res.path)
+    family = registry.family
+    label = _label(type_name)
+    extras: dict[str, Any] = {}
+    if family is not None:
+        for key in family.builder_keys:
+            if key in merged:
+                extras[key] = merged.pop(key)
+        if family.block_decides_inplace and "inplace" in merged and merged["inplace"] is None:
+            del merged["inplace"]
+    if isinstance(merged.get("dtype"), str):
+        merged["dtype"] = _dtype(registry, type_name, merged["dtype"])
+    all_args = res.args + tuple(args)
+    if family is not None and family.prepare is not None:
+        all_args, merged = _hook(family.prepare)(type_name, cls, all_args, merged)
+    check_values(registry, label, cls, all_args, merged)
+    obj = _call_with_errors(registry, type_name, cls, *all_args, **merged)
+    requires_grad = extras.get("requires_grad", True)
+    if requires_grad is not True:
+        if not isinstance(requires_grad, bool):
+            raise TypeError(f"{registry.name} {label!r}: requires_grad must be a bool, got "
+                            f"{requires_grad!r}")
+        for p in obj.parameters():
+            p.requires_grad_(False)
+    return obj
 
 
 def build_from_cfg(cfg: Any, registry: Registry, default_args: Mapping[str, Any] | None = None
                    ) -> Any:
-    """Build an object from a config with a ``type`` key.
+    """Build an object from a config with a ``type`` key (mmcv's function).
 
     Args:
-        cfg: a dict-like config (see :func:`cfg_to_dict` for every accepted form). ``type`` is a
-            registered name or a class; the other keys are constructor arguments.
+        cfg: a dict-like config (see :meth:`Registry.resolve` for every accepted form).
+            ``type`` is a registered name or a class; the other keys are constructor arguments.
         registry: where ``type`` is looked up.
         default_args: arguments used when ``cfg`` does not set them (may supply ``type``).
 
@@ -359,30 +744,55 @@ def build_from_cfg(cfg: Any, registry: Registry, default_args: Mapping[str, Any]
         raise TypeError(f"registry must be a Registry, but got {type(registry).__name__}")
     if default_args is not None and not isinstance(default_args, Mapping):
         raise TypeError(f"default_args must be a mapping or None, but got {default_args!r}")
-    args, data = cfg_to_dict(cfg, what=f"{registry.name} config")
-    merged = dict(default_args or {})
-    merged.update(data)
-    if "type" not in merged:
-        raise ConfigKeyError(
-            f"{registry.name} config must contain the key 'type' (one of "
-            f"{', '.join(registry.names())}), but got {data!r}"
-        )
-    type_name = merged.pop("type")
-    obj_cls = registry.lookup(type_name)
-    return _call_with_errors(registry, type_name, obj_cls, *args, **merged)
+    if default_args and "type" in default_args:
+        rest = {k: v for k, v in default_args.items() if k != "type"}
+        args, data, path = _to_args_and_dict({} if cfg is None else cfg, f"{registry.name} config")
+        type_name = data.pop("type", default_args["type"])
+        return _build(registry, Resolved(args, type_name, data, path), (), {}, rest)
+    return _build(registry, registry.resolve(cfg), (), {}, default_args)
 
 
-CONV_LAYERS = Registry("conv layer", loader="hydra_cnn.bricks.conv", config_group="layers/conv")
-NORM_LAYERS = Registry("norm layer", loader="hydra_cnn.bricks.norm", config_group="layers/norm")
-ACTIVATION_LAYERS = Registry(
-    "activation layer", loader="hydra_cnn.bricks.activation", config_group="layers/act"
-)
-UPSAMPLE_LAYERS = Registry(
-    "upsample layer", loader="hydra_cnn.bricks.upsample", config_group="layers/upsample"
-)
-PADDING_LAYERS = Registry(
-    "padding layer", loader="hydra_cnn.bricks.padding", config_group="layers/padding"
-)
-PLUGIN_LAYERS = Registry("plugin layer", loader="hydra_cnn.bricks.plugin")
-INITIALIZERS = Registry("initializer", loader="hydra_cnn.init.initializers", config_group="init")
-MODELS = Registry("model", loader="hydra_cnn.models")
+def build_model_from_cfg(cfg: Any, registry: Registry, default_args: Mapping[str, Any] | None = None
+                         ) -> Any:
+    """Build a model from a config, or an ``nn.Sequential`` from a list of configs (mmcv's).
+
+    Args:
+        cfg: one config, or a list of them (each built with ``default_args``).
+        registry: where each ``type`` is looked up.
+        default_args: arguments used when a config does not set them.
+
+    Example:
+        >>> MY_MODELS = Registry('my model', build_func=build_model_from_cfg)   # doctest: +SKIP
+        >>> MY_MODELS.build([dict(type='Conv2d', ...), dict(type='ReLU')])      # doctest: +SKIP
+    """
+    if isinstance(cfg, list | tuple) or (_is_omegaconf(cfg) and not isinstance(cfg, Mapping)):
+        from torch import nn
+
+        return nn.Sequential(*(build_from_cfg(c, registry, default_args) for c in cfg))
+    return build_from_cfg(cfg, registry, default_args)
+
+
+def layer_factory(registry: Registry) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a ``make_*`` target as resolving ``type`` in ``registry`` (builders unwrap it)."""
+
+    def mark(func: Callable[..., Any]) -> Callable[..., Any]:
+        func._hydra_cnn_registry_ = registry  # type: ignore[attr-defined]
+        return func
+
+    return mark
+
+
+def _family_registry(key: str, build_func: Callable[..., Any] | None = None) -> Registry:
+    family = FAMILIES[key]
+    return Registry(family.label, build_func, family=family)
+
+
+CONV_LAYERS = _family_registry("conv")
+NORM_LAYERS = _family_registry("norm")
+ACTIVATION_LAYERS = _family_registry("act")
+UPSAMPLE_LAYERS = _family_registry("upsample")
+PADDING_LAYERS = _family_registry("padding")
+PLUGIN_LAYERS = _family_registry("plugin")
+DROPOUT_LAYERS = _family_registry("dropout")
+INITIALIZERS = _family_registry("init")
+MODELS = _family_registry("model", build_model_from_cfg)

@@ -18,21 +18,21 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hydra_cnn.registry import Registry, closest_match
+from hydra_cnn import registry as reg_mod
+from hydra_cnn.common import closest_match, is_missing
+from hydra_cnn.families import FAMILIES
+from hydra_cnn.registry import Registry, check_kwargs, check_values
 
 __all__ = ["ConfigValidationError", "validate"]
 
-_MISSING = "???"
-# mmcv-style dict arguments whose ``type`` is looked up in a registry
-_CFG_ARGS = {
-    "conv_cfg": "CONV_LAYERS",
-    "norm_cfg": "NORM_LAYERS",
-    "act_cfg": "ACTIVATION_LAYERS",
-    "dw_norm_cfg": "NORM_LAYERS",
-    "dw_act_cfg": "ACTIVATION_LAYERS",
-    "pw_norm_cfg": "NORM_LAYERS",
-    "pw_act_cfg": "ACTIVATION_LAYERS",
-}
+# mmcv-style dict arguments (norm_cfg, act_cfg, ...) -> the registry their ``type`` is looked
+# up in, from the family table
+_CFG_ARGS = {arg: f.registry for f in FAMILIES.values() if f.registry for arg in f.cfg_args}
+# targets that build conv feature maps: an nn.LayerNorm norm there is refused (use LN2d)
+_CONV_TARGETS = frozenset({
+    "hydra_cnn.make_model", "hydra_cnn.ResNet", "hydra_cnn.ResNetV1c", "hydra_cnn.ResNetV1d",
+    "hydra_cnn.VGG", "hydra_cnn.ConvModule", "hydra_cnn.DepthwiseSeparableConvModule",
+})
 
 
 class ConfigValidationError(TypeError, ValueError, KeyError):
@@ -71,8 +71,6 @@ def _locate(path: str) -> Callable[..., Any]:
 
 def _check_registry_node(registry: Registry, node: Mapping[str, Any], where: str,
                          problems: list[str], skip: frozenset[str] = frozenset()) -> None:
-    from hydra_cnn.bricks._build import check_kwargs
-
     type_name = node.get("type")
     if type_name is None:
         problems.append(f"{where}: missing 'type' (one of {', '.join(registry.names())})")
@@ -85,12 +83,13 @@ def _check_registry_node(registry: Registry, node: Mapping[str, Any], where: str
     kwargs = {
         k: v for k, v in node.items()
         if k != "type" and not k.startswith("_") and k not in skip
-        and not (isinstance(v, str) and v == _MISSING)
         and not (isinstance(v, Mapping) and "_target_" in v)
     }
     try:
-        check_kwargs(registry, type_name, cls, kwargs)
-    except TypeError as exc:
+        check_kwargs(registry, type_name, cls, kwargs, path=where)
+        check_values(registry, type_name if isinstance(type_name, str) else str(type_name), cls,
+                     (), {k: v for k, v in kwargs.items() if not isinstance(v, Mapping)})
+    except (TypeError, ValueError) as exc:
         problems.append(f"{where}: {exc}")
 
 
@@ -105,7 +104,9 @@ def _check_target(node: Mapping[str, Any], where: str, problems: list[str]) -> N
         return
     registry = getattr(target, "_hydra_cnn_registry_", None)
     if isinstance(registry, Registry):
-        _check_registry_node(registry, node, where, problems, skip=frozenset({"requires_grad"}))
+        _check_registry_node(registry, node, where, problems)
+        if registry is reg_mod.MODELS:
+            _check_no_layernorm(node, where, problems)
         return
     try:
         sig = inspect.signature(target)
@@ -122,19 +123,37 @@ def _check_target(node: Mapping[str, Any], where: str, problems: list[str]) -> N
                 f"{where}: {path} has no argument {key!r}. Accepted: {', '.join(names)}."
                 + (f" Did you mean {hit!r}?" if hit else "")
             )
-    present = {k: v for k, v in kwargs.items() if not (isinstance(v, str) and v == _MISSING)}
+    present = {k: v for k, v in kwargs.items() if not is_missing(v)}
     args = node.get("_args_") or []
     binder = sig.bind_partial if node.get("_partial_") else sig.bind
     try:
         binder(*args, **{k: v for k, v in present.items() if var_kw or k in params})
     except TypeError as exc:
         problems.append(f"{where}: {path}: {exc}")
-    from hydra_cnn import registry as reg_mod
-
     for key, value in present.items():
         reg_name = _CFG_ARGS.get(key)
         if reg_name and isinstance(value, Mapping) and "_target_" not in value:
             _check_registry_node(getattr(reg_mod, reg_name), value, f"{where}.{key}", problems)
+    if path in _CONV_TARGETS or path.split(".")[-1] in {t.split(".")[-1] for t in _CONV_TARGETS}:
+        _check_no_layernorm(present, where, problems)
+
+
+def _check_no_layernorm(node: Mapping[str, Any], where: str, problems: list[str]) -> None:
+    """An ``nn.LayerNorm`` norm in a conv model or block normalises widths: refuse it (LN2d)."""
+    for key, value in node.items():
+        if not (key.endswith("norm_cfg") or key == "norm") or not isinstance(value, Mapping):
+            continue
+        type_name = value.get("type")
+        if not isinstance(type_name, str):
+            continue
+        from torch import nn
+
+        if reg_mod.NORM_LAYERS.get(type_name) is nn.LayerNorm:
+            problems.append(
+                f"{where}.{key}: type {type_name!r} is nn.LayerNorm, which normalises the last "
+                "dimension (the width of a conv map), not the channels; use type 'LN2d' "
+                "(option ln2d) for conv feature maps"
+            )
 
 
 def _walk(node: Any, where: str, problems: list[str]) -> int:
@@ -170,6 +189,12 @@ def validate(cfg: Any) -> int:
         ConfigValidationError: listing each problem with its dotted path, the bad key or
             value, and the closest valid one.
     """
+    if not (isinstance(cfg, Mapping) or dataclasses.is_dataclass(cfg)
+            or type(cfg).__module__.startswith("omegaconf")):
+        raise TypeError(
+            f"validate() takes a config (a DictConfig, a dict or a structured config dataclass), "
+            f"but got {type(cfg).__name__}: {cfg!r}"
+        )
     plain = _to_plain(cfg)
     problems: list[str] = []
     count = _walk(plain, "", problems)

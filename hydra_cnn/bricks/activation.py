@@ -7,13 +7,15 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Any
 
 import torch
 from torch import nn
 
-from hydra_cnn.bricks._build import build_layer, layer_factory
-from hydra_cnn.registry import ACTIVATION_LAYERS
+from hydra_cnn.common import InvalidArgumentError
+from hydra_cnn.registry import ACTIVATION_LAYERS, layer_factory
 
 __all__ = [
     "Clamp",
@@ -21,6 +23,7 @@ __all__ = [
     "HSwish",
     "Swish",
     "build_activation_layer",
+    "build_block_activation",
     "make_act",
 ]
 
@@ -32,12 +35,19 @@ class Swish(nn.Module):
         return x * torch.sigmoid(x)
 
 
-class HSwish(nn.Hardswish):
-    """Hard swish, ``x * relu6(x + 3) / 6`` (MobileNetV3).
+class HSwish(nn.Module):
+    """Hard swish, ``x * relu6(x + 3) / 6`` (MobileNetV3), as mmcv's: ``act`` is the ``ReLU6``.
 
     Args:
-        inplace: compute in place. Default False.
+        inplace: whether ``act`` (the ``ReLU6``) works in place. Default False.
     """
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.act = nn.ReLU6(inplace)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.act(x + 3) / 6
 
 
 class HSigmoid(nn.Module):
@@ -58,7 +68,7 @@ class HSigmoid(nn.Module):
     ) -> None:
         super().__init__()
         if divisor == 0:
-            raise ValueError("HSigmoid: divisor must not be 0")
+            raise InvalidArgumentError("HSigmoid: divisor must not be 0")
         self.bias = bias
         self.divisor = divisor
         self.min_value = min_value
@@ -83,7 +93,7 @@ class Clamp(nn.Module):
     def __init__(self, min: float = -1.0, max: float = 1.0) -> None:
         super().__init__()
         if min > max:
-            raise ValueError(f"Clamp: min={min} is greater than max={max}")
+            raise InvalidArgumentError(f"Clamp: min={min} is greater than max={max}")
         self.min = min
         self.max = max
 
@@ -116,12 +126,31 @@ def build_activation_layer(cfg: Any) -> nn.Module:
     Returns:
         A new activation module.
     """
-    from hydra_cnn.bricks._build import resolve_cfg
+    return ACTIVATION_LAYERS.build_layer(cfg)
 
-    bound, type_name, data = resolve_cfg(ACTIVATION_LAYERS, cfg)
-    if data.get("inplace", False) is None:
-        del data["inplace"]
-    return build_layer(ACTIVATION_LAYERS, None, (), {}, resolved=(bound, type_name, data))
+
+@functools.lru_cache(maxsize=256)
+def _takes_inplace(cls: Any) -> bool:
+    try:
+        return "inplace" in inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def build_block_activation(cfg: Any, inplace: bool) -> nn.Module:
+    """Build the activation of a block (ConvModule, ResNet blocks) with the block's ``inplace``.
+
+    The config's own ``inplace`` wins; when it is absent or None ("the block decides"), the
+    block's ``inplace`` is passed to classes that take one (not to ``GELU``, ``Clamp``...).
+
+    Args:
+        cfg: any accepted activation config form.
+        inplace: the block's choice.
+    """
+    res = ACTIVATION_LAYERS.resolve(cfg)
+    if res.kwargs.get("inplace") is None and _takes_inplace(ACTIVATION_LAYERS.lookup(res.type)):
+        res = res._replace(kwargs={**res.kwargs, "inplace": inplace})
+    return ACTIVATION_LAYERS.build_layer(None, resolved=res)
 
 
 @layer_factory(ACTIVATION_LAYERS)

@@ -14,9 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hydra_cnn.bricks._build import build_layer, layer_factory
 from hydra_cnn.bricks.conv_ws import ConvAWS2d, ConvWS2d
-from hydra_cnn.registry import CONV_LAYERS
+from hydra_cnn.registry import CONV_LAYERS, layer_factory
 
 __all__ = ["Conv2dAdaptivePadding", "build_conv_layer", "make_conv"]
 
@@ -92,7 +91,7 @@ def build_conv_layer(cfg: Any, *args: Any, **kwargs: Any) -> nn.Module:
         >>> build_conv_layer(None, 3, 8, 3)
         Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1))
     """
-    return build_layer(CONV_LAYERS, cfg, args, kwargs, default_type="Conv2d")
+    return CONV_LAYERS.build_layer(cfg, *args, default_type="Conv2d", **kwargs)
 
 
 @layer_factory(CONV_LAYERS)

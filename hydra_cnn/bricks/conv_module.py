@@ -26,8 +26,6 @@ unfused block).
 
 from __future__ import annotations
 
-import functools
-import inspect
 import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -37,7 +35,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.instancenorm import _InstanceNorm
 
-from hydra_cnn.bricks._build import build_layer, resolve_cfg
+from hydra_cnn.bricks.activation import build_block_activation
 from hydra_cnn.bricks.conv import build_conv_layer
 from hydra_cnn.bricks.fusion import (
     fold_bn_into_conv,
@@ -48,7 +46,7 @@ from hydra_cnn.bricks.fusion import (
 )
 from hydra_cnn.bricks.norm import build_norm_layer
 from hydra_cnn.bricks.padding import build_padding_layer
-from hydra_cnn.registry import ACTIVATION_LAYERS, NORM_LAYERS, PADDING_LAYERS, PLUGIN_LAYERS
+from hydra_cnn.registry import NORM_LAYERS, PADDING_LAYERS, PLUGIN_LAYERS
 
 __all__ = ["ConvModule", "DepthwiseSeparableConvModule"]
 
@@ -56,16 +54,6 @@ _ORDER_NAMES = frozenset({"conv", "norm", "act"})
 _NATIVE_PADDING = ("zeros", "circular")
 _CONV_ATTRS = ("in_channels", "out_channels", "kernel_size", "stride", "dilation", "transposed",
                "output_padding", "groups")
-
-
-@functools.lru_cache(maxsize=256)
-def _takes_inplace(cls: Any) -> bool:
-    """Whether the activation class names an ``inplace`` parameter (checked once per class)."""
-    try:
-        params = inspect.signature(cls).parameters
-    except (TypeError, ValueError):
-        return False
-    return "inplace" in params
 
 
 def _as_size(value: Any) -> Any:
@@ -243,7 +231,7 @@ class ConvModule(nn.Module):
     # -- building helpers --------------------------------------------------------------------
     @staticmethod
     def _norm_class(norm_cfg: Any) -> Any:
-        _, type_name, _ = resolve_cfg(NORM_LAYERS, norm_cfg)
+        type_name = NORM_LAYERS.resolve(norm_cfg).type
         cls = NORM_LAYERS.lookup(type_name)
         if cls is nn.LayerNorm:
             raise ValueError(
@@ -255,13 +243,7 @@ class ConvModule(nn.Module):
 
     @staticmethod
     def _build_act(act_cfg: Any, inplace: bool) -> nn.Module:
-        bound, type_name, data = resolve_cfg(ACTIVATION_LAYERS, act_cfg)
-        cls = ACTIVATION_LAYERS.lookup(type_name)
-        if data.get("inplace", None) is None:
-            data.pop("inplace", None)
-            if _takes_inplace(cls):
-                data["inplace"] = inplace
-        return build_layer(ACTIVATION_LAYERS, {"type": type_name, **data}, bound, {})
+        return build_block_activation(act_cfg, inplace)
 
     def _build_plan(self) -> None:
         """Precompute the names of the children ``forward`` calls, in order.

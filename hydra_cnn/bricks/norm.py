@@ -16,10 +16,13 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.instancenorm import _InstanceNorm
 
-from hydra_cnn.bricks._build import build_layer, layer_factory, resolve_cfg
-from hydra_cnn.registry import NORM_LAYERS, ConfigKeyError
+from hydra_cnn.common import ConfigKeyError, InvalidArgumentError, InvalidTypeError
+from hydra_cnn.families import FAMILIES
+from hydra_cnn.registry import NORM_LAYERS, layer_factory
 
-__all__ = ["LayerNorm2d", "build_norm_layer", "infer_abbr", "is_norm", "make_norm"]
+__all__ = ["LayerNorm2d", "build_norm_layer", "infer_abbr", "is_norm", "make_norm", "prepare_norm"]
+
+NORM_FAMILY = FAMILIES["norm"]
 
 
 class LayerNorm2d(nn.LayerNorm):
@@ -114,40 +117,56 @@ def is_norm(layer: nn.Module, exclude: type | tuple[type, ...] | None = None) ->
     return isinstance(layer, _NORM_TYPES)
 
 
-_SIZE_NAMES = ("num_features", "num_channels", "normalized_shape")
+def _auto_groups(num_features: int) -> int:
+    """32, or the largest divisor of ``num_features`` below 32 (``num_groups: null``)."""
+    return next(g for g in range(min(32, num_features), 0, -1) if num_features % g == 0)
 
 
 @functools.lru_cache(maxsize=256)
 def _late_size_name(cls: Any) -> str | None:
-    """Which keyword of ``cls`` takes the channel count, or None to pass it positionally."""
+    """Which keyword of ``cls`` takes the channel count (the family's late names, in order)."""
     try:
         params = inspect.signature(cls).parameters
     except (TypeError, ValueError):
         return None
-    for name in _SIZE_NAMES:
-        if name in params:
-            return name
-    return None
+    return next((name for name in NORM_FAMILY.late if name in params), None)
 
 
-def _prepare(type_name: Any, cls: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-             ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    num_features, rest = args[0], args[1:]
+def prepare_norm(type_name: Any, cls: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+                 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The norm family's prepare hook: place the channel count, settle GroupNorm's groups.
+
+    The channel count (the first positional argument) goes to the class's ``num_features``,
+    ``num_channels`` (GroupNorm) or ``normalized_shape`` (LayerNorm). For GroupNorm,
+    ``num_groups=None`` means automatic (:func:`_auto_groups`); an explicit count must divide
+    the channels; no ``num_groups`` at all is an error, as in mmcv.
+
+    Raises:
+        InvalidArgumentError: for a missing or non-dividing ``num_groups``.
+    """
+    label = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", "?")
     key = _late_size_name(cls)
-    if issubclass(cls, nn.GroupNorm) if inspect.isclass(cls) else False:
-        groups = kwargs.get("num_groups", 32)
-        if (isinstance(num_features, int) and isinstance(groups, int) and groups > 0
-                and num_features % groups != 0):
-            raise ValueError(
-                f"norm layer {type_name!r}: num_groups={groups} does not divide "
-                f"num_features={num_features}; choose a num_groups that divides every channel "
-                f"count of the model (e.g. layers.norm.num_groups=...)"
+    if args and key is not None and key not in kwargs:
+        kwargs[key] = args[0]
+        args = args[1:]
+    if inspect.isclass(cls) and issubclass(cls, nn.GroupNorm):
+        channels = kwargs.get("num_channels")
+        if "num_groups" not in kwargs:
+            raise InvalidArgumentError(
+                f"norm layer {label!r} needs num_groups (as in mmcv); give a count that divides "
+                "the channels, or num_groups=None for 32 or the largest divisor below 32"
             )
-        kwargs.setdefault("num_groups", 32)
-    if key is None or key in kwargs:
-        return (num_features, *rest), kwargs
-    kwargs[key] = num_features
-    return rest, kwargs
+        groups = kwargs["num_groups"]
+        if groups is None and isinstance(channels, int) and channels > 0:
+            kwargs["num_groups"] = _auto_groups(channels)
+        elif (isinstance(channels, int) and isinstance(groups, int) and not isinstance(groups, bool)
+              and groups > 0 and channels % groups != 0):
+            raise InvalidArgumentError(
+                f"norm layer {label!r}: num_groups={groups} does not divide "
+                f"num_channels={channels}; set num_groups to a divisor of every channel count "
+                "of the model, or to None (null) for automatic groups"
+            )
+    return args, kwargs
 
 
 def build_norm_layer(cfg: Any, num_features: int, postfix: int | str = "") -> tuple[str, nn.Module]:
@@ -157,32 +176,36 @@ def build_norm_layer(cfg: Any, num_features: int, postfix: int | str = "") -> tu
         cfg: a dict with ``type`` (``BN``, ``BN1d``, ``BN2d``, ``BN3d``, ``SyncBN``, ``GN``,
             ``LN``, ``LN2d``, ``IN``, ``IN1d``, ``IN2d``, ``IN3d`` or a registered name) and
             constructor arguments, or any other accepted config form. ``requires_grad=False``
-            freezes the layer's parameters. ``GN`` needs ``num_groups`` (32 when omitted).
+            freezes the layer's parameters. ``GN`` needs ``num_groups`` (an int that divides
+            ``num_features``, or None for automatic groups). ``eps`` is 1e-5 unless the config
+            sets it (mmcv's rule, also for registered classes whose own default differs).
         num_features: the channel count, passed as ``num_features``, ``num_channels`` (GN) or
             ``normalized_shape`` (LN).
         postfix: appended to the abbreviation in the returned name.
 
     Returns:
         ``(name, layer)``, e.g. ``('bn1', BatchNorm2d(...))``.
+
+    Raises:
+        InvalidTypeError: when ``postfix`` is not an int or a str (also an AssertionError).
     """
     if not isinstance(postfix, int | str) or isinstance(postfix, bool):
-        raise TypeError(f"postfix must be an int or a str, but got {postfix!r}")
-    bound, type_name, data = resolve_cfg(NORM_LAYERS, cfg)
-    if bound:
+        raise InvalidTypeError(f"postfix must be an int or a str, but got {postfix!r}")
+    res = NORM_LAYERS.resolve(cfg)
+    if res.args:
         raise TypeError("a norm factory must not bind positional arguments; call it as norm(num_features)")
-    requires_grad = data.pop("requires_grad", True)
-    if not isinstance(requires_grad, bool):
-        raise TypeError(
-            f"norm layer {type_name!r}: requires_grad must be a bool, got {requires_grad!r}"
-        )
-    cls = NORM_LAYERS.lookup(type_name)
-    layer: nn.Module = build_layer(
-        NORM_LAYERS, None, (num_features,), {}, prepare=_prepare, resolved=((), type_name, data)
-    )
-    if not requires_grad:
-        for p in layer.parameters():
-            p.requires_grad_(False)
-    return infer_abbr(cls) + str(postfix), layer  # type: ignore[arg-type]
+    cls = NORM_LAYERS.lookup(res.type)
+    defaults = {"eps": 1e-5} if _takes_eps(cls) else None
+    layer: nn.Module = NORM_LAYERS.build_layer(None, num_features, default_args=defaults, resolved=res)
+    return infer_abbr(cls) + str(postfix), layer
+
+
+@functools.lru_cache(maxsize=256)
+def _takes_eps(cls: Any) -> bool:
+    try:
+        return "eps" in inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 @layer_factory(NORM_LAYERS)
@@ -194,6 +217,6 @@ def make_norm(num_features: int, type: Any = None, **kwargs: Any) -> nn.Module:
     """
     if type is None:
         raise ConfigKeyError(
-            f"make_norm needs type= (one of {', '.join(NORM_LAYERS.names())})"
+            f'make_norm needs the key "type" (one of {", ".join(NORM_LAYERS.names())})'
         )
     return build_norm_layer({"type": type, **kwargs}, num_features)[1]

@@ -6,8 +6,7 @@ from typing import Any
 
 from torch import nn
 
-from hydra_cnn.bricks._build import build_layer, layer_factory
-from hydra_cnn.registry import PADDING_LAYERS
+from hydra_cnn.registry import PADDING_LAYERS, layer_factory
 
 __all__ = ["build_padding_layer", "make_padding"]
 
@@ -28,11 +27,10 @@ def build_padding_layer(cfg: Any, *args: Any, **kwargs: Any) -> nn.Module:
         >>> build_padding_layer(dict(type='reflect'), 1)
         ReflectionPad2d((1, 1, 1, 1))
     """
-    return build_layer(PADDING_LAYERS, cfg, args, kwargs)
+    return PADDING_LAYERS.build_layer(cfg, *args, **kwargs)
 
 
 @layer_factory(PADDING_LAYERS)
 def make_padding(*args: Any, type: Any = None, **kwargs: Any) -> nn.Module:
     """Build the ``PADDING_LAYERS`` member ``type``: a Hydra ``_target_``; call as ``pad(padding)``."""
-    cfg = {**kwargs} if type is None else {"type": type, **kwargs}
-    return build_padding_layer(cfg, *args)
+    return build_padding_layer({"type": type, **kwargs}, *args)

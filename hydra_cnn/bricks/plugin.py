@@ -8,10 +8,10 @@ from typing import Any
 
 from torch import nn
 
-from hydra_cnn.bricks._build import build_layer, resolve_cfg
-from hydra_cnn.registry import PLUGIN_LAYERS
+from hydra_cnn.common import InvalidTypeError
+from hydra_cnn.registry import PLUGIN_LAYERS, layer_factory
 
-__all__ = ["build_plugin_layer", "infer_plugin_abbr"]
+__all__ = ["build_plugin_layer", "infer_plugin_abbr", "make_plugin"]
 
 
 def infer_plugin_abbr(class_type: type) -> str:
@@ -38,11 +38,21 @@ def build_plugin_layer(cfg: Any, postfix: int | str = "", **kwargs: Any) -> tupl
         ``(name, layer)``.
     """
     if not isinstance(postfix, int | str) or isinstance(postfix, bool):
-        raise TypeError(f"postfix must be an int or a str, but got {postfix!r}")
-    _, type_name, _ = resolve_cfg(PLUGIN_LAYERS, cfg)
-    cls = PLUGIN_LAYERS.lookup(type_name)
-    layer = build_layer(PLUGIN_LAYERS, cfg, (), kwargs)
-    return infer_plugin_abbr(cls) + str(postfix), layer  # type: ignore[arg-type]
+        raise InvalidTypeError(f"postfix must be an int or a str, but got {postfix!r}")
+    res = PLUGIN_LAYERS.resolve(cfg)
+    cls = PLUGIN_LAYERS.lookup(res.type)
+    layer = PLUGIN_LAYERS.build_layer(None, resolved=res, **kwargs)
+    return infer_plugin_abbr(cls) + str(postfix), layer
+
+
+@layer_factory(PLUGIN_LAYERS)
+def make_plugin(*args: Any, type: Any = None, **kwargs: Any) -> nn.Module:
+    """Build the ``PLUGIN_LAYERS`` member ``type``: a Hydra ``_target_``.
+
+    A ``layers/plugin`` option instantiates to ``partial(make_plugin, type=..., ...)``; calling
+    it as ``plugin(in_channels)`` builds a new layer.
+    """
+    return build_plugin_layer({"type": type, **kwargs}, **({"in_channels": args[0]} if args else {}))[1]
 
 
 # ConvModule and DepthwiseSeparableConvModule register themselves (PLUGIN_LAYERS.add_builtin)

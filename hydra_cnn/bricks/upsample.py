@@ -9,10 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hydra_cnn.bricks._build import build_layer, layer_factory
-from hydra_cnn.registry import UPSAMPLE_LAYERS
+from hydra_cnn.registry import UPSAMPLE_LAYERS, layer_factory
 
-__all__ = ["PixelShufflePack", "build_upsample_layer", "make_upsample"]
+__all__ = ["PixelShufflePack", "build_upsample_layer", "make_upsample", "prepare_upsample"]
 
 
 class PixelShufflePack(nn.Module):
@@ -65,9 +64,20 @@ UPSAMPLE_LAYERS.add_builtin("deconv3d", nn.ConvTranspose3d)
 UPSAMPLE_LAYERS.add_builtin("pixel_shuffle", PixelShufflePack)
 
 
-def _prepare(type_name: Any, cls: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-             ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+def prepare_upsample(type_name: Any, cls: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+                     ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The upsample family's prepare hook: ``nearest``/``bilinear`` are ``nn.Upsample`` modes.
+
+    Raises:
+        TypeError: when a ``mode`` is passed that contradicts the type (mmcv fails there too).
+    """
     if inspect.isclass(cls) and issubclass(cls, nn.Upsample) and isinstance(type_name, str):
+        if kwargs.get("mode", type_name) != type_name:
+            raise TypeError(
+                f"upsample layer {type_name!r} is nn.Upsample(mode={type_name!r}), but "
+                f"mode={kwargs['mode']!r} was passed too; choose the type "
+                f"{kwargs['mode']!r} instead of passing mode"
+            )
         kwargs["mode"] = type_name
     return args, kwargs
 
@@ -85,11 +95,10 @@ def build_upsample_layer(cfg: Any, *args: Any, **kwargs: Any) -> nn.Module:
         >>> build_upsample_layer(dict(type='bilinear', scale_factor=2))
         Upsample(scale_factor=2.0, mode='bilinear')
     """
-    return build_layer(UPSAMPLE_LAYERS, cfg, args, kwargs, prepare=_prepare)
+    return UPSAMPLE_LAYERS.build_layer(cfg, *args, **kwargs)
 
 
 @layer_factory(UPSAMPLE_LAYERS)
 def make_upsample(*args: Any, type: Any = None, **kwargs: Any) -> nn.Module:
     """Build the ``UPSAMPLE_LAYERS`` member ``type``: a Hydra ``_target_``; call as ``upsample(*args)``."""
-    cfg = {**kwargs} if type is None else {"type": type, **kwargs}
-    return build_upsample_layer(cfg, *args)
+    return build_upsample_layer({"type": type, **kwargs}, *args)

@@ -51,7 +51,7 @@ from hydra_cnn.checkpoint.state_dict import (
     weights_to_cpu,
 )
 from hydra_cnn.checkpoint.zoo import ZooOverrides, zoo_url
-from hydra_cnn.registry import ConfigKeyError, closest_match
+from hydra_cnn.common import ConfigKeyError, closest_match
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn

@@ -1,6 +1,6 @@
 """Model zoo maps: names such as ``open-mmlab://resnet50_v1c`` resolved to URLs or files.
 
-The maps are data files shipped in ``hydra_cnn/conf/zoo/`` in mmcv's JSON format (a flat object
+The maps are data files shipped in ``conf/zoo/`` in mmcv's JSON format (a flat object
 name -> URL): ``open_mmlab.json``, ``mmcls.json``, ``torchvision.json`` and ``deprecated.json``
 (old name -> new name). They are read when first needed, never at import.
 
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import importlib.resources
 import json
 import os
 import warnings
@@ -36,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra_cnn.checkpoint.errors import ZooFileError
-from hydra_cnn.registry import ConfigKeyError
+from hydra_cnn.common import ConfigKeyError, conf_dir
 
 __all__ = [
     "ZOO_SCHEMES",
@@ -153,8 +152,8 @@ def load_zoo_file(path: str | os.PathLike[str]) -> dict[str, str]:
 
 @functools.cache
 def _shipped(name: str) -> dict[str, str]:
-    res = importlib.resources.files("hydra_cnn.conf").joinpath("zoo", f"{name}.json")
-    return _parse_json(res.read_text(encoding="utf-8"), f"hydra_cnn/conf/zoo/{name}.json")
+    path = conf_dir() / "zoo" / f"{name}.json"
+    return _parse_json(path.read_text(encoding="utf-8"), str(path))
 
 
 # -- the getters (mmcv names) ----------------------------------------------------------------

@@ -26,6 +26,9 @@ import functools
 import typing
 from typing import Any
 
+from hydra_cnn import registry as _registry
+from hydra_cnn.configs import auto as _auto
+
 # Blocks, initializers and models have their own modules (no torch either); re-exported here so
 # ``from hydra_cnn.configs import ConvModuleConf, KaimingInitConf, ResNetConf`` works.
 from hydra_cnn.configs.blocks import ConvModuleConf, DepthwiseSeparableConvModuleConf
@@ -57,6 +60,7 @@ from hydra_cnn.configs.models import (
     VGGConf,
 )
 from hydra_cnn.configs.store import register_configs
+from hydra_cnn.families import FAMILIES
 
 __all__ = [  # noqa: F405 (the dataclasses come from layers.py)
     "GROUP_REGISTRY", "LAYER_CONFS", "MISSING", "builtin_confs", "field_types", "option_table",
@@ -78,16 +82,10 @@ __all__ = [  # noqa: F405 (the dataclasses come from layers.py)
     "VGG19Conf", "VGGConf",
 ]
 
-# config group -> name of the registry (in hydra_cnn.registry) whose types its options select
+# config group -> name of the registry (in hydra_cnn.registry) whose types its options select,
+# read from the family table
 GROUP_REGISTRY: dict[str, str] = {
-    "layers/conv": "CONV_LAYERS",
-    "layers/norm": "NORM_LAYERS",
-    "layers/act": "ACTIVATION_LAYERS",
-    "layers/upsample": "UPSAMPLE_LAYERS",
-    "layers/padding": "PADDING_LAYERS",
-    "layers/block": "PLUGIN_LAYERS",
-    "init": "INITIALIZERS",
-    "model": "MODELS",
+    f.group: f.registry for f in FAMILIES.values() if f.group is not None and f.registry is not None
 }
 
 def builtin_confs() -> list[type]:
@@ -135,3 +133,13 @@ def field_types(group: str | None, type_name: str) -> dict[str, Any] | None:
     """Field name -> annotation of ``type_name``'s config (None when it has no config)."""
     cls = schema_for(group, type_name)
     return None if cls is None else _hints(cls)
+
+
+def _schema_hints(group: str, type_name: str) -> dict[str, Any] | None:
+    return field_types(group, type_name)
+
+
+# Subscribe to the registries: value types for the one road, and a generated config for every
+# class a user registers (replayed for classes registered before this import).
+_registry.set_schema_provider(_schema_hints)
+_registry.add_listener(_auto.on_register)

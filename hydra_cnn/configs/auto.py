@@ -16,30 +16,13 @@ import types
 import typing
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
-from hydra_cnn.configs.layers import MISSING
+from hydra_cnn.common import MISSING
+from hydra_cnn.families import Family, family_for_group
 
 if TYPE_CHECKING:
     from hydra_cnn.registry import Registry
 
 __all__ = ["on_register", "snake_case", "user_conf", "user_confs"]
-
-# group -> (target, arguments the builder or block passes, so omitted from the config)
-FAMILIES: dict[str, tuple[str, frozenset[str]]] = {
-    "layers/conv": (
-        "hydra_cnn.make_conv",
-        frozenset({"in_channels", "out_channels", "kernel_size", "stride", "padding"}),
-    ),
-    "layers/norm": (
-        "hydra_cnn.make_norm",
-        frozenset({"num_features", "num_channels", "normalized_shape"}),
-    ),
-    "layers/act": ("hydra_cnn.make_act", frozenset()),
-    "layers/upsample": (
-        "hydra_cnn.make_upsample",
-        frozenset({"in_channels", "out_channels", "kernel_size", "stride", "padding"}),
-    ),
-    "layers/padding": ("hydra_cnn.make_padding", frozenset({"padding"})),
-}
 
 _USER: dict[tuple[str, str], type] = {}
 
@@ -80,7 +63,9 @@ def _yaml_safe(value: Any) -> bool:
 
 def make_conf(group: str, type_name: str, cls: Any, option: str) -> type:
     """Build a dataclass config for ``cls`` registered as ``type_name`` in ``group``."""
-    target, late = FAMILIES[group]
+    family = family_for_group(group)
+    assert family is not None and family.target is not None
+    target, late = family.target, set(family.late)
     try:
         params = inspect.signature(cls).parameters.values()
     except (TypeError, ValueError):
@@ -99,7 +84,7 @@ def make_conf(group: str, type_name: str, cls: Any, option: str) -> type:
             continue
         if p.name in ("_target_", "_partial_", "type"):
             continue
-        if p.name == "inplace" and group == "layers/act":
+        if p.name == "inplace" and family.block_decides_inplace:
             fields.append((p.name, Optional[bool], dataclasses.field(default=None)))  # noqa: UP045
             continue
         tp = _field_type(hints.get(p.name, Any))
@@ -129,9 +114,10 @@ def make_conf(group: str, type_name: str, cls: Any, option: str) -> type:
 
 def on_register(registry: Registry, names: list[str], cls: Any, config_name: str | None) -> None:
     """Generate and store a config option for each name a user just registered."""
-    group = registry.config_group
-    if group is None or group not in FAMILIES:
+    family: Family | None = registry.family
+    if family is None or family.group is None or family.target is None or not family.partial:
         return
+    group = family.group
     from hydra_cnn.configs import _hints
     from hydra_cnn.configs.store import store_option
 

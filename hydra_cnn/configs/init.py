@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional
 
-from hydra_cnn.configs.layers import MISSING
+from hydra_cnn.common import MISSING
 
 # ruff: noqa: UP045  (Optional[...] reads better in config schemas and OmegaConf supports it)
 

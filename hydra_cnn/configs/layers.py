@@ -9,7 +9,8 @@ exceptions:
    ``padding``; an upsample config has no channels (``deconv``) and no ``mode`` (the type is the
    mode);
 2. ``inplace: Optional[bool] = None`` means "the block decides" (the class default otherwise);
-3. ``GNConf.num_groups`` defaults to 32.
+3. ``GNConf.num_groups: Optional[int] = None`` means automatic groups: 32, or the largest
+   divisor of the channel count below 32 (an explicit count keeps mmcv's strict meaning).
 
 Builder keys that are not constructor arguments are fields too: ``type`` everywhere and
 ``requires_grad`` on norms. Runtime-only arguments that cannot come from YAML
@@ -30,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Optional
 
-MISSING: Any = "???"  # omegaconf.MISSING, without importing omegaconf
+from hydra_cnn.common import MISSING
 
 # ruff: noqa: UP045  (Optional[...] reads better in config schemas and OmegaConf supports it)
 
@@ -224,14 +225,14 @@ class SyncBNConf(_BatchNormBase):
 
 @dataclass
 class GNConf:
-    """``nn.GroupNorm``; ``num_groups`` defaults to 32 and must divide the channel count."""
+    """``nn.GroupNorm``; ``num_groups: null`` = 32 or the largest divisor of the channels below 32."""
 
     _group_: ClassVar[str] = "layers/norm"
     _option_: ClassVar[str] = "gn"
     _target_: str = "hydra_cnn.make_norm"
     _partial_: bool = True
     type: str = "GN"
-    num_groups: int = 32
+    num_groups: Optional[int] = None
     eps: float = 1e-5
     affine: bool = True
     device: Any = None

@@ -1,25 +1,31 @@
-"""Putting hydra_cnn's options into Hydra's ConfigStore (explicit and idempotent).
+"""Opting a Hydra app in: putting hydra_cnn's typed options into Hydra's ConfigStore.
 
-Nothing here runs on ``import hydra_cnn``. The search-path plugin calls
-:func:`store_schemas` when a Hydra app starts, so each shipped YAML option
-(``layers/norm/gn.yaml``) extends its typed schema (``_schema/layers/norm/gn``).
-:func:`register_configs` stores the same options under an app's own group paths.
+Nothing here runs on ``import hydra_cnn``, and installing hydra-cnn adds nothing to a Hydra
+app: an app opts in with one call before ``@hydra.main`` runs::
+
+    hydra_cnn.register_configs()                                   # layers/norm=gn, init=xavier
+    hydra_cnn.register_configs(aliases={"model/norm": "layers/norm"})   # model/norm=gn
+
+Each option is stored as its dataclass (``layers/norm/gn`` is :class:`GNConf`), so composing
+it is typed (a wrong value fails at compose, naming the field) and ``--help`` lists it. The
+YAML files under ``conf/`` are the same options in readable form; a test keeps them equal.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["SCHEMA_ROOT", "register_configs", "store_option", "store_schemas"]
+from hydra_cnn.common import closest_match
 
-SCHEMA_ROOT = "_schema"
+__all__ = ["register_configs", "registered_groups", "store_option"]
+
 PROVIDER = "hydra_cnn"
 
-# (group, name) -> the class hydra_cnn stored there
+# (group, name) -> (class, package) hydra_cnn stored there
 _STORED: dict[tuple[str, str], tuple[type, str | None]] = {}
-# library group -> {user group: package or None} that mirror it
-_ALIASES: dict[str, dict[str, str | None]] = {}
+# library group -> {app group: package or None} that holds its options
+_TARGETS: dict[str, dict[str, str | None]] = {}
 
 
 def _existing(group: str, name: str) -> Any:
@@ -36,7 +42,7 @@ def _existing(group: str, name: str) -> Any:
 def _store(group: str, name: str, cls: type, package: str | None = None) -> None:
     from hydra.core.config_store import ConfigStore
 
-    if _STORED.get((group, name)) == (cls, package):
+    if _STORED.get((group, name)) == (cls, package) and _existing(group, name) is not None:
         return
     prior = _existing(group, name)
     # a node from hydra_cnn in another process's store (launchers ship the ConfigStore to their
@@ -52,68 +58,55 @@ def _store(group: str, name: str, cls: type, package: str | None = None) -> None
     _STORED[(group, name)] = (cls, package)
 
 
-class _SharedTree(dict):
-    """The ``_schema`` subtree of the ConfigStore, shared instead of deep-copied.
-
-    Hydra 1.3 deep-copies its whole config repository, ConfigStore contents included, on every
-    ``compose`` (``CachingConfigRepository.__init__``): with ~70 typed schema nodes that was
-    23 ms per compose, a third of its cost. The copy protects against mutation during source
-    initialisation, which never touches these nodes, and ``ConfigStore.load`` still hands out
-    a deep copy of each node it returns; so the subtree is shared. It stays a ``dict`` for
-    Hydra (and pickles like one for launchers that ship the store to their workers).
-    """
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> _SharedTree:
-        return self
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_SharedTree, (dict(self),))
+def store_option(group: str, option: str, cls: type) -> None:
+    """Store a newly generated option (a class a user registered) wherever its group is opted in."""
+    for app_group, package in sorted(_TARGETS.get(group, {}).items()):
+        _store(app_group, option, cls, package)
 
 
-def _share_schema_tree() -> None:
-    from hydra.core.config_store import ConfigStore
-
-    repo = ConfigStore.instance().repo
-    tree = repo.get(SCHEMA_ROOT)
-    if isinstance(tree, dict) and not isinstance(tree, _SharedTree):
-        repo[SCHEMA_ROOT] = _SharedTree(tree)
+def registered_groups() -> dict[str, dict[str, str | None]]:
+    """Library group -> {app group: package} that :func:`register_configs` has stored so far."""
+    return {k: dict(v) for k, v in _TARGETS.items()}
 
 
-def store_schemas() -> None:
-    """Store every shipped option's schema under ``_schema/<group>/<option>`` (idempotent)."""
+def _library_groups() -> list[str]:
     from hydra_cnn.configs import option_table
 
-    for group, option, cls in option_table():
-        _store(f"{SCHEMA_ROOT}/{group}", option, cls)
-    _share_schema_tree()
+    return sorted({g for g, _, _ in option_table()})
 
 
-def store_option(group: str, option: str, cls: type) -> None:
-    """Make ``cls`` the option ``group/option`` (and its schema), also under alias groups.
-
-    Used for classes users register after import: they have no YAML file, so the typed
-    node itself is the option.
-    """
-    _store(f"{SCHEMA_ROOT}/{group}", option, cls)
-    _store(group, option, cls)
-    for alias, package in sorted(_ALIASES.get(group, {}).items()):
-        _store(alias, option, cls, package)
+def _check_group(group: Any, groups: list[str], what: str) -> str:
+    if not isinstance(group, str) or group not in groups:
+        hit = closest_match(group, groups) if isinstance(group, str) else None
+        raise ValueError(
+            f"unknown hydra_cnn config group {group!r} in {what}; known groups: "
+            f"{', '.join(groups)}." + (f" Did you mean {hit!r}?" if hit else "")
+        )
+    return group
 
 
-def register_configs(aliases: Mapping[str, str] | None = None) -> None:
-    """Store hydra_cnn's options under your own config groups, so ``model/norm=gn`` works.
+def register_configs(
+    aliases: Mapping[str, str] | None = None, *, groups: Iterable[str] | None = None
+) -> None:
+    """Opt a Hydra app in: store hydra_cnn's typed options in Hydra's ConfigStore.
+
+    Call it once before ``@hydra.main`` runs (at module level of your app). Until it is
+    called, no Hydra app sees any hydra_cnn option.
 
     Args:
-        aliases: maps your group path to a hydra_cnn group, e.g.
-            ``{"model/norm": "layers/norm", "model/act": "layers/act"}``. Every option of the
-            hydra_cnn group (``bn``, ``gn``, ..., and user-registered types, now or later) is
-            stored under your group with the same typed schema. A key may name the package the
-            options land in, Hydra-style: ``{"model/norm@model.norm_cfg": "layers/norm"}``
-            keeps the command line ``model/norm=gn`` while the node goes to
-            ``model.norm_cfg`` (where an mmcv-style model reads it).
+        aliases: your group path -> a hydra_cnn group, e.g.
+            ``{"model/norm": "layers/norm", "model/act": "layers/act"}``: every option of the
+            hydra_cnn group (``bn``, ``gn``, ..., and types users register, now or later) is
+            stored under your group. A key may name the package the option lands in,
+            Hydra-style: ``{"model/norm@model.norm_cfg": "layers/norm"}`` keeps the command
+            line ``model/norm=gn`` while the node goes to ``model.norm_cfg``.
+        groups: hydra_cnn groups to store under their own names (``layers/norm``, ``init``,
+            ``model``...). Default: every ``layers/*`` group and ``init`` when no ``aliases``
+            are given, none when they are (so your ``--help`` lists only your groups). Add
+            ``"model"`` for the ResNet/VGG options.
 
-    Calling it again with the same aliases does nothing. A (group, option) already stored by
-    someone else raises ``ValueError`` instead of being silently overwritten.
+    Calling it again with the same arguments does nothing. A (group, option) already stored
+    by someone else raises ``ValueError`` instead of being silently overwritten.
 
     Example:
         >>> register_configs(aliases={"model/norm": "layers/norm"})      # doctest: +SKIP
@@ -121,27 +114,25 @@ def register_configs(aliases: Mapping[str, str] | None = None) -> None:
     """
     from hydra_cnn.configs import option_table
 
-    store_schemas()
-    if aliases is None:
-        return
-    if not isinstance(aliases, Mapping):
+    if aliases is not None and not isinstance(aliases, Mapping):
         raise TypeError(f"aliases must be a mapping of group -> hydra_cnn group, got {aliases!r}")
-    table = option_table()
-    groups = sorted({g for g, _, _ in table})
-    for key, lib_group in aliases.items():
-        if not isinstance(key, str) or not key.strip("/") or not isinstance(lib_group, str):
+    lib_groups = _library_groups()
+    if groups is None:
+        chosen = [] if aliases else [g for g in lib_groups if g.startswith("layers/") or g == "init"]
+    elif isinstance(groups, str):
+        raise TypeError(f"groups must be a list of hydra_cnn groups, got the str {groups!r}")
+    else:
+        chosen = [_check_group(g, lib_groups, "groups") for g in groups]
+    targets: list[tuple[str, str, str | None]] = [(g, g, None) for g in chosen]
+    for key, lib_group in (aliases or {}).items():
+        if not isinstance(key, str) or not key.split("@")[0].strip("/") or not isinstance(lib_group, str):
             raise TypeError(f"aliases entries must be str -> str, got {key!r}: {lib_group!r}")
         user_group, _, package = key.partition("@")
-        if lib_group not in groups:
-            from hydra_cnn.registry import closest_match
-
-            hit = closest_match(lib_group, groups)
-            raise ValueError(
-                f"unknown hydra_cnn config group {lib_group!r} in aliases; known groups: "
-                f"{', '.join(groups)}." + (f" Did you mean {hit!r}?" if hit else "")
-            )
-        user_group = user_group.strip("/")
-        _ALIASES.setdefault(lib_group, {})[user_group] = package or None
+        targets.append((_check_group(lib_group, lib_groups, "aliases"), user_group.strip("/"),
+                        package or None))
+    table = option_table()
+    for lib_group, app_group, where in targets:
+        _TARGETS.setdefault(lib_group, {})[app_group] = where
         for group, option, cls in table:
             if group == lib_group:
-                _store(user_group, option, cls, package or None)
+                _store(app_group, option, cls, where)

@@ -1,7 +1,9 @@
 """Render the shipped YAML options from the dataclasses (the single source of truth).
 
-``python -m hydra_cnn.configs.yaml_files`` rewrites ``hydra_cnn/conf/<group>/<option>.yaml``;
-a test fails when the files on disk differ from what this renders.
+``python -m hydra_cnn.configs.yaml_files`` (``make yaml``) rewrites the repository's
+``conf/<group>/<option>.yaml``; a test fails when the files on disk differ from what this renders.
+The files are the readable form of each option: an app that opts in
+(:func:`hydra_cnn.register_configs`) gets the dataclasses themselves, so they stay typed.
 """
 
 from __future__ import annotations
@@ -9,27 +11,23 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from hydra_cnn.configs.store import SCHEMA_ROOT
+from hydra_cnn.common import conf_dir
 
 __all__ = ["CONF_DIR", "expected_files", "render_option", "write_all"]
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+CONF_DIR = conf_dir()
 
 
 def render_option(cls: type) -> str:
-    """YAML text of one option: a defaults list naming its schema, then its values."""
+    """YAML text of one option: a comment naming its dataclass, then its values."""
     from omegaconf import OmegaConf
 
-    group, option = cls._group_, cls._option_  # type: ignore[attr-defined]
     doc = (cls.__doc__ or "").strip().splitlines()[0].replace("``", "")
     body = OmegaConf.to_yaml(OmegaConf.structured(cls))
     return (
         f"# {doc}\n"
         f"# Generated from {cls.__module__}.{cls.__name__} by "
-        "`python -m hydra_cnn.configs.yaml_files`; do not edit.\n"
-        "defaults:\n"
-        f"  - /{SCHEMA_ROOT}/{group}/{option}@_here_\n"
-        "  - _self_\n\n"
+        "`make yaml`; do not edit.\n"
         f"{body}"
     )
 

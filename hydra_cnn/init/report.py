@@ -163,7 +163,7 @@ class InitReport:
         try:
             return self._by_name[name]
         except KeyError:
-            from hydra_cnn.registry import ConfigKeyError, closest_match
+            from hydra_cnn.common import ConfigKeyError, closest_match
 
             hit = closest_match(name, self._by_name)
             raise ConfigKeyError(

@@ -28,7 +28,6 @@ its class accepts the argument.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -39,36 +38,23 @@ import torch.utils.checkpoint as cp
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from hydra_cnn.bricks._build import build_layer, resolve_cfg
+from hydra_cnn.bricks.activation import build_block_activation
 from hydra_cnn.bricks.conv import build_conv_layer
 from hydra_cnn.bricks.norm import build_norm_layer
+from hydra_cnn.common import ConfigKeyError
 from hydra_cnn.init.base_module import BaseModule
-from hydra_cnn.registry import ACTIVATION_LAYERS, ConfigKeyError
 
 __all__ = ["BasicBlock", "Bottleneck", "ResLayer", "ResNet", "ResNetV1c", "ResNetV1d"]
 
 
 # --- shared helpers (VGG uses them too) -------------------------------------------------------
-@functools.lru_cache(maxsize=256)
-def _takes_inplace(cls: Any) -> bool:
-    try:
-        return "inplace" in inspect.signature(cls).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 def build_act(act_cfg: Any) -> nn.Module:
     """Build a new activation from any accepted config, in place when the class allows it.
 
     ``inplace`` set in the config (True or False) is kept; missing or None becomes True for
     classes that take ``inplace``. The config is not mutated.
     """
-    bound, type_name, data = resolve_cfg(ACTIVATION_LAYERS, act_cfg)
-    if data.get("inplace") is None:
-        data.pop("inplace", None)
-        if _takes_inplace(ACTIVATION_LAYERS.lookup(type_name)):
-            data["inplace"] = True
-    return build_layer(ACTIVATION_LAYERS, {"type": type_name, **data}, bound, {})
+    return build_block_activation(act_cfg, inplace=True)
 
 
 def with_pretrained(init_cfg: Any, pretrained: str | None) -> Any:

@@ -21,6 +21,7 @@ from torch import nn
 
 from hydra_cnn.bricks.conv import build_conv_layer
 from hydra_cnn.bricks.norm import build_norm_layer
+from hydra_cnn.common import ConfigKeyError
 from hydra_cnn.init.base_module import BaseModule
 from hydra_cnn.models.resnet import (
     as_int_tuple,
@@ -30,7 +31,6 @@ from hydra_cnn.models.resnet import (
     norms_to_eval,
     with_pretrained,
 )
-from hydra_cnn.registry import ConfigKeyError
 
 __all__ = ["VGG"]
 

@@ -1,0 +1,1 @@
+"""Shipped data: YAML options (layers/, init/, model/) and the zoo maps (zoo/)."""

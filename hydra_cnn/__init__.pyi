@@ -1,0 +1,547 @@
+"""The public API of hydra_cnn: the single list of exported names (see ``__init__.py``).
+
+Each ``from MODULE import NAME`` line here both declares the name for type checkers and IDEs
+and tells ``hydra_cnn/__init__.py`` which module to import it from on first use.
+"""
+
+__version__: str
+
+from hydra_cnn.bricks.activation import (
+    Clamp as Clamp,
+)
+from hydra_cnn.bricks.activation import (
+    HSigmoid as HSigmoid,
+)
+from hydra_cnn.bricks.activation import (
+    HSwish as HSwish,
+)
+from hydra_cnn.bricks.activation import (
+    Swish as Swish,
+)
+from hydra_cnn.bricks.activation import (
+    build_activation_layer as build_activation_layer,
+)
+from hydra_cnn.bricks.activation import (
+    make_act as make_act,
+)
+from hydra_cnn.bricks.conv import (
+    Conv2dAdaptivePadding as Conv2dAdaptivePadding,
+)
+from hydra_cnn.bricks.conv import (
+    build_conv_layer as build_conv_layer,
+)
+from hydra_cnn.bricks.conv import (
+    make_conv as make_conv,
+)
+from hydra_cnn.bricks.conv_module import (
+    ConvModule as ConvModule,
+)
+from hydra_cnn.bricks.conv_module import (
+    DepthwiseSeparableConvModule as DepthwiseSeparableConvModule,
+)
+from hydra_cnn.bricks.conv_ws import (
+    ConvAWS2d as ConvAWS2d,
+)
+from hydra_cnn.bricks.conv_ws import (
+    ConvWS2d as ConvWS2d,
+)
+from hydra_cnn.bricks.conv_ws import (
+    conv_ws_2d as conv_ws_2d,
+)
+from hydra_cnn.bricks.fusion import (
+    convert_sync_batchnorm as convert_sync_batchnorm,
+)
+from hydra_cnn.bricks.fusion import (
+    fuse_conv_bn as fuse_conv_bn,
+)
+from hydra_cnn.bricks.fusion import (
+    revert_sync_batchnorm as revert_sync_batchnorm,
+)
+from hydra_cnn.bricks.norm import (
+    LayerNorm2d as LayerNorm2d,
+)
+from hydra_cnn.bricks.norm import (
+    build_norm_layer as build_norm_layer,
+)
+from hydra_cnn.bricks.norm import (
+    infer_abbr as infer_abbr,
+)
+from hydra_cnn.bricks.norm import (
+    is_norm as is_norm,
+)
+from hydra_cnn.bricks.norm import (
+    make_norm as make_norm,
+)
+from hydra_cnn.bricks.padding import (
+    build_padding_layer as build_padding_layer,
+)
+from hydra_cnn.bricks.padding import (
+    make_padding as make_padding,
+)
+from hydra_cnn.bricks.plugin import (
+    build_plugin_layer as build_plugin_layer,
+)
+from hydra_cnn.bricks.plugin import (
+    infer_plugin_abbr as infer_plugin_abbr,
+)
+from hydra_cnn.bricks.plugin import (
+    make_plugin as make_plugin,
+)
+from hydra_cnn.bricks.scale import (
+    Scale as Scale,
+)
+from hydra_cnn.bricks.upsample import (
+    PixelShufflePack as PixelShufflePack,
+)
+from hydra_cnn.bricks.upsample import (
+    build_upsample_layer as build_upsample_layer,
+)
+from hydra_cnn.bricks.upsample import (
+    make_upsample as make_upsample,
+)
+from hydra_cnn.checkpoint.download import (
+    DownloadSettings as DownloadSettings,
+)
+from hydra_cnn.checkpoint.download import (
+    download_checkpoint as download_checkpoint,
+)
+from hydra_cnn.checkpoint.errors import (
+    ChecksumError as ChecksumError,
+)
+from hydra_cnn.checkpoint.errors import (
+    CorruptCacheError as CorruptCacheError,
+)
+from hydra_cnn.checkpoint.errors import (
+    DownloadError as DownloadError,
+)
+from hydra_cnn.checkpoint.errors import (
+    OfflineError as OfflineError,
+)
+from hydra_cnn.checkpoint.errors import (
+    StrictLoadError as StrictLoadError,
+)
+from hydra_cnn.checkpoint.errors import (
+    UnsafeCheckpointError as UnsafeCheckpointError,
+)
+from hydra_cnn.checkpoint.errors import (
+    UnverifiedDownloadWarning as UnverifiedDownloadWarning,
+)
+from hydra_cnn.checkpoint.errors import (
+    ZooFileError as ZooFileError,
+)
+from hydra_cnn.checkpoint.loader import (
+    CheckpointLoader as CheckpointLoader,
+)
+from hydra_cnn.checkpoint.loader import (
+    _load_checkpoint as _load_checkpoint,
+)
+from hydra_cnn.checkpoint.loader import (
+    _load_checkpoint_with_prefix as _load_checkpoint_with_prefix,
+)
+from hydra_cnn.checkpoint.loader import (
+    load_checkpoint as load_checkpoint,
+)
+from hydra_cnn.checkpoint.loader import (
+    load_from_http as load_from_http,
+)
+from hydra_cnn.checkpoint.loader import (
+    load_from_local as load_from_local,
+)
+from hydra_cnn.checkpoint.loader import (
+    save_checkpoint as save_checkpoint,
+)
+from hydra_cnn.checkpoint.state_dict import (
+    LoadReport as LoadReport,
+)
+from hydra_cnn.checkpoint.state_dict import (
+    get_state_dict as get_state_dict,
+)
+from hydra_cnn.checkpoint.state_dict import (
+    load_state_dict as load_state_dict,
+)
+from hydra_cnn.checkpoint.zoo import (
+    get_deprecated_model_names as get_deprecated_model_names,
+)
+from hydra_cnn.checkpoint.zoo import (
+    get_external_models as get_external_models,
+)
+from hydra_cnn.checkpoint.zoo import (
+    get_home as get_home,
+)
+from hydra_cnn.checkpoint.zoo import (
+    get_mmcls_models as get_mmcls_models,
+)
+from hydra_cnn.checkpoint.zoo import (
+    get_torchvision_models as get_torchvision_models,
+)
+from hydra_cnn.common import (
+    ConfigKeyError as ConfigKeyError,
+)
+from hydra_cnn.common import (
+    InvalidArgumentError as InvalidArgumentError,
+)
+from hydra_cnn.common import (
+    InvalidTypeError as InvalidTypeError,
+)
+from hydra_cnn.common import (
+    MissingValueError as MissingValueError,
+)
+from hydra_cnn.configs import (
+    BilinearUpsampleConf as BilinearUpsampleConf,
+)
+from hydra_cnn.configs import (
+    BN1dConf as BN1dConf,
+)
+from hydra_cnn.configs import (
+    BN2dConf as BN2dConf,
+)
+from hydra_cnn.configs import (
+    BN3dConf as BN3dConf,
+)
+from hydra_cnn.configs import (
+    BNConf as BNConf,
+)
+from hydra_cnn.configs import (
+    ClampConf as ClampConf,
+)
+from hydra_cnn.configs import (
+    ClipConf as ClipConf,
+)
+from hydra_cnn.configs import (
+    Conv1dConf as Conv1dConf,
+)
+from hydra_cnn.configs import (
+    Conv2dAdaptivePaddingConf as Conv2dAdaptivePaddingConf,
+)
+from hydra_cnn.configs import (
+    Conv2dConf as Conv2dConf,
+)
+from hydra_cnn.configs import (
+    Conv3dConf as Conv3dConf,
+)
+from hydra_cnn.configs import (
+    ConvAWSConf as ConvAWSConf,
+)
+from hydra_cnn.configs import (
+    ConvConf as ConvConf,
+)
+from hydra_cnn.configs import (
+    ConvTranspose2dConf as ConvTranspose2dConf,
+)
+from hydra_cnn.configs import (
+    ConvTranspose3dConf as ConvTranspose3dConf,
+)
+from hydra_cnn.configs import (
+    ConvWSConf as ConvWSConf,
+)
+from hydra_cnn.configs import (
+    Deconv3dConf as Deconv3dConf,
+)
+from hydra_cnn.configs import (
+    Deconv3dUpsampleConf as Deconv3dUpsampleConf,
+)
+from hydra_cnn.configs import (
+    DeconvConf as DeconvConf,
+)
+from hydra_cnn.configs import (
+    DeconvUpsampleConf as DeconvUpsampleConf,
+)
+from hydra_cnn.configs import (
+    ELUConf as ELUConf,
+)
+from hydra_cnn.configs import (
+    GELUConf as GELUConf,
+)
+from hydra_cnn.configs import (
+    GNConf as GNConf,
+)
+from hydra_cnn.configs import (
+    HSigmoidConf as HSigmoidConf,
+)
+from hydra_cnn.configs import (
+    HSwishConf as HSwishConf,
+)
+from hydra_cnn.configs import (
+    IN1dConf as IN1dConf,
+)
+from hydra_cnn.configs import (
+    IN2dConf as IN2dConf,
+)
+from hydra_cnn.configs import (
+    IN3dConf as IN3dConf,
+)
+from hydra_cnn.configs import (
+    INConf as INConf,
+)
+from hydra_cnn.configs import (
+    LeakyReLUConf as LeakyReLUConf,
+)
+from hydra_cnn.configs import (
+    LN2dConf as LN2dConf,
+)
+from hydra_cnn.configs import (
+    LNConf as LNConf,
+)
+from hydra_cnn.configs import (
+    MishConf as MishConf,
+)
+from hydra_cnn.configs import (
+    NearestUpsampleConf as NearestUpsampleConf,
+)
+from hydra_cnn.configs import (
+    PixelShuffleConf as PixelShuffleConf,
+)
+from hydra_cnn.configs import (
+    PReLUConf as PReLUConf,
+)
+from hydra_cnn.configs import (
+    ReflectPadConf as ReflectPadConf,
+)
+from hydra_cnn.configs import (
+    ReLU6Conf as ReLU6Conf,
+)
+from hydra_cnn.configs import (
+    ReLUConf as ReLUConf,
+)
+from hydra_cnn.configs import (
+    ReplicatePadConf as ReplicatePadConf,
+)
+from hydra_cnn.configs import (
+    RReLUConf as RReLUConf,
+)
+from hydra_cnn.configs import (
+    SigmoidConf as SigmoidConf,
+)
+from hydra_cnn.configs import (
+    SiLUConf as SiLUConf,
+)
+from hydra_cnn.configs import (
+    SwishConf as SwishConf,
+)
+from hydra_cnn.configs import (
+    SyncBNConf as SyncBNConf,
+)
+from hydra_cnn.configs import (
+    TanhConf as TanhConf,
+)
+from hydra_cnn.configs import (
+    ZeroPadConf as ZeroPadConf,
+)
+from hydra_cnn.configs import (
+    register_configs as register_configs,
+)
+from hydra_cnn.configs.blocks import (
+    ConvModuleConf as ConvModuleConf,
+)
+from hydra_cnn.configs.blocks import (
+    DepthwiseSeparableConvModuleConf as DepthwiseSeparableConvModuleConf,
+)
+from hydra_cnn.configs.init import (
+    Caffe2XavierInitConf as Caffe2XavierInitConf,
+)
+from hydra_cnn.configs.init import (
+    ConstantInitConf as ConstantInitConf,
+)
+from hydra_cnn.configs.init import (
+    KaimingInitConf as KaimingInitConf,
+)
+from hydra_cnn.configs.init import (
+    NormalInitConf as NormalInitConf,
+)
+from hydra_cnn.configs.init import (
+    PretrainedInitConf as PretrainedInitConf,
+)
+from hydra_cnn.configs.init import (
+    TruncNormalInitConf as TruncNormalInitConf,
+)
+from hydra_cnn.configs.init import (
+    UniformInitConf as UniformInitConf,
+)
+from hydra_cnn.configs.init import (
+    XavierInitConf as XavierInitConf,
+)
+from hydra_cnn.configs.models import (
+    ResNet18Conf as ResNet18Conf,
+)
+from hydra_cnn.configs.models import (
+    ResNet34Conf as ResNet34Conf,
+)
+from hydra_cnn.configs.models import (
+    ResNet50Conf as ResNet50Conf,
+)
+from hydra_cnn.configs.models import (
+    ResNet101Conf as ResNet101Conf,
+)
+from hydra_cnn.configs.models import (
+    ResNet152Conf as ResNet152Conf,
+)
+from hydra_cnn.configs.models import (
+    ResNetConf as ResNetConf,
+)
+from hydra_cnn.configs.models import (
+    ResNetV1cConf as ResNetV1cConf,
+)
+from hydra_cnn.configs.models import (
+    ResNetV1dConf as ResNetV1dConf,
+)
+from hydra_cnn.configs.models import (
+    VGG11Conf as VGG11Conf,
+)
+from hydra_cnn.configs.models import (
+    VGG13Conf as VGG13Conf,
+)
+from hydra_cnn.configs.models import (
+    VGG16Conf as VGG16Conf,
+)
+from hydra_cnn.configs.models import (
+    VGG19Conf as VGG19Conf,
+)
+from hydra_cnn.configs.models import (
+    VGGConf as VGGConf,
+)
+from hydra_cnn.init.base_module import (
+    BaseModule as BaseModule,
+)
+from hydra_cnn.init.base_module import (
+    ModuleDict as ModuleDict,
+)
+from hydra_cnn.init.base_module import (
+    ModuleList as ModuleList,
+)
+from hydra_cnn.init.base_module import (
+    Sequential as Sequential,
+)
+from hydra_cnn.init.functions import (
+    bias_init_with_prob as bias_init_with_prob,
+)
+from hydra_cnn.init.functions import (
+    caffe2_xavier_init as caffe2_xavier_init,
+)
+from hydra_cnn.init.functions import (
+    constant_init as constant_init,
+)
+from hydra_cnn.init.functions import (
+    kaiming_init as kaiming_init,
+)
+from hydra_cnn.init.functions import (
+    normal_init as normal_init,
+)
+from hydra_cnn.init.functions import (
+    trunc_normal_ as trunc_normal_,
+)
+from hydra_cnn.init.functions import (
+    trunc_normal_init as trunc_normal_init,
+)
+from hydra_cnn.init.functions import (
+    uniform_init as uniform_init,
+)
+from hydra_cnn.init.functions import (
+    xavier_init as xavier_init,
+)
+from hydra_cnn.init.initializers import (
+    BaseInit as BaseInit,
+)
+from hydra_cnn.init.initializers import (
+    Caffe2XavierInit as Caffe2XavierInit,
+)
+from hydra_cnn.init.initializers import (
+    ConstantInit as ConstantInit,
+)
+from hydra_cnn.init.initializers import (
+    KaimingInit as KaimingInit,
+)
+from hydra_cnn.init.initializers import (
+    NormalInit as NormalInit,
+)
+from hydra_cnn.init.initializers import (
+    PretrainedInit as PretrainedInit,
+)
+from hydra_cnn.init.initializers import (
+    TruncNormalInit as TruncNormalInit,
+)
+from hydra_cnn.init.initializers import (
+    UniformInit as UniformInit,
+)
+from hydra_cnn.init.initializers import (
+    XavierInit as XavierInit,
+)
+from hydra_cnn.init.initializers import (
+    initialize as initialize,
+)
+from hydra_cnn.init.initializers import (
+    make_init as make_init,
+)
+from hydra_cnn.init.meta import (
+    build_model as build_model,
+)
+from hydra_cnn.init.report import (
+    InitEntry as InitEntry,
+)
+from hydra_cnn.init.report import (
+    InitReport as InitReport,
+)
+from hydra_cnn.init.report import (
+    init_report as init_report,
+)
+from hydra_cnn.init.report import (
+    update_init_info as update_init_info,
+)
+from hydra_cnn.models import (
+    VGG as VGG,
+)
+from hydra_cnn.models import (
+    ResNet as ResNet,
+)
+from hydra_cnn.models import (
+    ResNetV1c as ResNetV1c,
+)
+from hydra_cnn.models import (
+    ResNetV1d as ResNetV1d,
+)
+from hydra_cnn.models import (
+    make_model as make_model,
+)
+from hydra_cnn.registry import (
+    ACTIVATION_LAYERS as ACTIVATION_LAYERS,
+)
+from hydra_cnn.registry import (
+    CONV_LAYERS as CONV_LAYERS,
+)
+from hydra_cnn.registry import (
+    DROPOUT_LAYERS as DROPOUT_LAYERS,
+)
+from hydra_cnn.registry import (
+    INITIALIZERS as INITIALIZERS,
+)
+from hydra_cnn.registry import (
+    MODELS as MODELS,
+)
+from hydra_cnn.registry import (
+    NORM_LAYERS as NORM_LAYERS,
+)
+from hydra_cnn.registry import (
+    PADDING_LAYERS as PADDING_LAYERS,
+)
+from hydra_cnn.registry import (
+    PLUGIN_LAYERS as PLUGIN_LAYERS,
+)
+from hydra_cnn.registry import (
+    UPSAMPLE_LAYERS as UPSAMPLE_LAYERS,
+)
+from hydra_cnn.registry import (
+    Registry as Registry,
+)
+from hydra_cnn.registry import (
+    build_from_cfg as build_from_cfg,
+)
+from hydra_cnn.registry import (
+    build_model_from_cfg as build_model_from_cfg,
+)
+from hydra_cnn.validation import (
+    ConfigValidationError as ConfigValidationError,
+)
+from hydra_cnn.validation import (
+    validate as validate,
+)
+
+__all__: list[str]
