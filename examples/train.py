@@ -40,13 +40,15 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
     p for p in (_HERE, os.environ.get("PYTHONPATH", "")) if p
 )
 
-# hydra_cnn's options under this app's group names, placed where the model reads them.
+# Opt in: hydra_cnn's models as this app's model group, and its layer and init options under
+# this app's group names, placed where the model reads them.
 hydra_cnn.register_configs(
     aliases={
         "model/norm@model.norm_cfg": "layers/norm",
         "model/act@model.act_cfg": "layers/act",
         "model/init@model.init_cfg": "init",
-    }
+    },
+    groups=["model"],
 )
 
 

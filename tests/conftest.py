@@ -10,12 +10,18 @@ import pytest
 
 @pytest.fixture
 def compose_option() -> Iterator[Callable[..., Any]]:
-    """compose_option('layers/norm', 'gn', 'layers.norm.num_groups=4') -> the composed node."""
-    from hydra import compose, initialize_config_module
+    """compose_option('layers/norm', 'gn', 'layers.norm.num_groups=4') -> the composed node.
+
+    The app has opted in to every hydra_cnn group (``register_configs(groups=[...])``).
+    """
+    from hydra import compose, initialize
     from hydra.core.global_hydra import GlobalHydra
 
+    from hydra_cnn.configs import option_table, register_configs
+
+    register_configs(groups=sorted({g for g, _, _ in option_table()}))
     GlobalHydra.instance().clear()
-    with initialize_config_module(version_base="1.3", config_module="hydra_cnn.conf"):
+    with initialize(version_base="1.3", config_path=None):
 
         def _compose(group: str, option: str, *overrides: str) -> Any:
             cfg = compose(overrides=[f"+{group}={option}", *overrides])

@@ -46,11 +46,13 @@ def test_problems_are_named(cfg: dict[str, Any], pattern: str) -> None:
 
 def test_force_added_key_caught_before_build() -> None:
     """`+layers.norm.epss=1` passes compose (force-add); validate names it."""
-    from hydra import compose, initialize_config_module
+    from hydra import compose
+
+    from tests.hydra_app import opted_in
     from hydra.core.global_hydra import GlobalHydra
 
     GlobalHydra.instance().clear()
-    with initialize_config_module(version_base="1.3", config_module="hydra_cnn.conf"):
+    with opted_in():
         cfg = compose(overrides=["+layers/norm=bn", "+layers.norm.epss=1"])
     GlobalHydra.instance().clear()
     with pytest.raises(ConfigValidationError, match="'epss'.*Did you mean 'eps'"):

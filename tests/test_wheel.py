@@ -1,4 +1,5 @@
-"""The built wheel works from an unrelated folder: options found, typed, aliasable."""
+"""The built wheel works from an unrelated folder: opt-in options, typed, aliasable; apps that
+do not opt in see nothing of hydra_cnn."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = """\
 import hydra, hydra_cnn
 from hydra.utils import instantiate
+hydra_cnn.register_configs()
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg): print("BUILT", type(instantiate(cfg.layers.norm)(8)).__name__, hydra_cnn.__file__)
 main()
@@ -26,6 +28,14 @@ from hydra.utils import instantiate
 hydra_cnn.register_configs(aliases={"model/norm": "layers/norm"})
 @hydra.main(version_base="1.3", config_path="conf", config_name="alias")
 def main(cfg): print("BUILT", type(instantiate(cfg.model.norm)(8)).__name__)
+main()
+"""
+# an app of someone else's that does not opt in: its own model group has one option
+PLAIN_APP = """\
+import hydra, hydra_cnn
+from hydra_cnn import build_norm_layer, get_torchvision_models
+@hydra.main(version_base="1.3", config_path="conf", config_name="plain")
+def main(cfg): print("MODEL", cfg.model.name, len(get_torchvision_models()))
 main()
 """
 
@@ -42,9 +52,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (wheel,) = (tmp / "dist").glob("hydra_cnn-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "hydra_cnn/py.typed" in names
+    assert "hydra_cnn/__init__.pyi" in names
     assert "hydra_cnn/conf/layers/norm/gn.yaml" in names
-    assert "hydra_plugins/hydra_cnn_searchpath/__init__.py" in names
-    assert not any(n.startswith("hydra_plugins/__init__") for n in names)
+    assert "hydra_cnn/conf/zoo/torchvision.json" in names
+    assert not any(n.startswith("hydra_plugins/") for n in names)  # no search-path plugin
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
          str(tmp / "site"), str(wheel)],
@@ -54,6 +65,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (app / "conf").mkdir(parents=True)
     (app / "app.py").write_text(APP)
     (app / "alias_app.py").write_text(ALIAS_APP)
+    (app / "plain_app.py").write_text(PLAIN_APP)
+    (app / "conf" / "model").mkdir()
+    (app / "conf" / "model" / "mine.yaml").write_text("name: mine\n")
+    (app / "conf" / "plain.yaml").write_text("defaults:\n  - model: mine\n  - _self_\n")
     (app / "conf" / "config.yaml").write_text("defaults:\n  - layers/norm: bn\n  - _self_\n")
     (app / "conf" / "alias.yaml").write_text("defaults:\n  - model/norm: bn\n  - _self_\n")
     return tmp
@@ -93,3 +108,16 @@ def test_wheel_alias_groups(installed: Path) -> None:
     assert "BUILT GroupNorm" in ok.stdout
     bad = _run(installed, "alias_app.py", "model/norm=gn", "model.norm.num_groups=abc")
     assert bad.returncode != 0 and "model.norm.num_groups" in bad.stderr
+
+
+def test_wheel_app_that_does_not_opt_in_sees_nothing(installed: Path) -> None:
+    ok = _run(installed, "plain_app.py")
+    assert ok.returncode == 0, ok.stderr
+    assert "MODEL mine" in ok.stdout  # and the zoo maps load from the wheel's data
+    helped = _run(installed, "plain_app.py", "--help")
+    assert "model: mine" in helped.stdout
+    for leaked in ("layers/", "_schema", "resnet", "init:"):
+        assert leaked not in helped.stdout
+    # hydra_cnn's resnet18 is not an option of this app's model group
+    other = _run(installed, "plain_app.py", "model=resnet18")
+    assert other.returncode != 0 and "Could not find 'model/resnet18'" in other.stderr

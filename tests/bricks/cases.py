@@ -36,7 +36,7 @@ CASES: list[Case] = [
     Case("layers/norm", "BN2d", (C,), (2, C, 5, 5)),
     Case("layers/norm", "BN3d", (C,), (2, C, 3, 3, 3)),
     Case("layers/norm", "SyncBN", (C,), (2, C, 5, 5), eval_only=True),
-    Case("layers/norm", "GN", (C,), (2, C, 5, 5)),
+    Case("layers/norm", "GN", (C,), (2, C, 5, 5), cfg={"num_groups": 8}),
     Case("layers/norm", "LN", (C,), (2, 5, C)),
     Case("layers/norm", "LN2d", (C,), (2, C, 5, 5)),
     Case("layers/norm", "IN", (C,), (2, C, 5, 5)),

@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 from hydra_cnn import configs, registry
 from hydra_cnn.configs.layers import LAYER_CONFS
 from hydra_cnn.configs.yaml_files import CONF_DIR, expected_files
+from hydra_cnn.families import FAMILIES, family_for_group
 
 SPEC_OPTIONS = {
     "layers/conv": {"conv", "conv1d", "conv2d", "conv3d", "conv_ws", "conv_aws",
@@ -27,19 +28,19 @@ SPEC_OPTIONS = {
 }
 HYDRA_FIELDS = {"_target_", "_partial_", "type"}
 # arguments the caller passes at build time, per group (exception 1 of the contract)
-LATE = {
-    "layers/conv": {"in_channels", "out_channels", "kernel_size", "stride", "padding"},
-    "layers/norm": {"num_features", "num_channels", "normalized_shape"},
-    "layers/act": set(),
-    "layers/upsample": {"in_channels", "out_channels", "kernel_size", "stride", "padding", "mode"},
-    "layers/padding": {"padding"},
-}
-BUILDER_KEYS = {"layers/norm": {"requires_grad"}}
+# Exception 1 (late sizes) and the builder keys come from the family table; an upsample
+# config has no ``mode`` either (the type is the mode).
+LATE = {f.group: set(f.late) for f in FAMILIES.values() if f.group}
+LATE["layers/upsample"] |= {"mode"}
+BUILDER_KEYS = {f.group: set(f.builder_keys) for f in FAMILIES.values() if f.group}
 RUNTIME_ONLY = {"process_group"}
 
 
 def _registry_for(group: str) -> registry.Registry:
-    return getattr(registry, configs.GROUP_REGISTRY[group])  # type: ignore[no-any-return]
+    family = family_for_group(group)
+    assert family is not None
+    # block options (ConvModule, ...) select classes of the plugin registry
+    return getattr(registry, family.registry or "PLUGIN_LAYERS")  # type: ignore[no-any-return]
 
 
 def test_spec_option_names_exist() -> None:
@@ -97,7 +98,7 @@ def test_dataclass_mirrors_signature(conf: type) -> None:
         if name == "inplace":
             assert default is None  # exception 2: the block decides
         elif conf is configs.GNConf and name == "num_groups":
-            assert default == 32  # exception 3
+            assert default is None  # exception 3: automatic groups
         elif params[name].default is inspect.Parameter.empty:
             assert default == "???", f"{conf.__name__}.{name} is required: MISSING expected"
         else:
@@ -115,8 +116,7 @@ def test_configs_package_does_not_import_torch() -> None:
     import subprocess
 
     code = (
-        "import sys, hydra_cnn.configs as c; c.option_table(); "
-        "import hydra_plugins.hydra_cnn_searchpath; "
+        "import sys, hydra_cnn.configs as c; c.option_table(); c.register_configs(); "
         "print(','.join(m for m in ('torch',) if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -69,7 +69,9 @@ def test_act_inplace_becomes_optional(unregister: Any) -> None:
 
 
 def test_register_configs_aliases(unregister: Any) -> None:
-    from hydra import compose, initialize_config_module
+    from hydra import compose
+
+    from tests.hydra_app import opted_in
     from hydra.core.config_store import ConfigStore
     from hydra.core.global_hydra import GlobalHydra
 
@@ -85,7 +87,7 @@ def test_register_configs_aliases(unregister: Any) -> None:
         name="alias_app", node={"defaults": ["_self_", {"model/norm": "bn"}, {"model/act": "relu"}]}
     )
     GlobalHydra.instance().clear()
-    with initialize_config_module(version_base="1.3", config_module="hydra_cnn.conf"):
+    with opted_in():
         cfg = compose("alias_app", overrides=["model/norm=gn", "model.norm.num_groups=2"])
         assert OmegaConf.get_type(cfg.model.norm) is hydra_cnn.GNConf
         assert isinstance(instantiate(cfg.model.norm)(4), nn.GroupNorm)
@@ -112,7 +114,9 @@ def test_register_configs_refuses_foreign_nodes_and_bad_groups() -> None:
 
 def test_register_configs_with_a_package() -> None:
     """`model/norm=gn` on the command line, the node at `model.norm_cfg` (mmcv's argument name)."""
-    from hydra import compose, initialize_config_module
+    from hydra import compose
+
+    from tests.hydra_app import opted_in
     from hydra.core.config_store import ConfigStore
     from hydra.core.global_hydra import GlobalHydra
 
@@ -121,7 +125,7 @@ def test_register_configs_with_a_package() -> None:
         name="pkg_app", node={"defaults": ["_self_", {"pkg_app/norm": "bn"}], "net": {"depth": 1}}
     )
     GlobalHydra.instance().clear()
-    with initialize_config_module(version_base="1.3", config_module="hydra_cnn.conf"):
+    with opted_in():
         cfg = compose("pkg_app", overrides=["pkg_app/norm=gn", "net.norm_cfg.num_groups=2"])
     GlobalHydra.instance().clear()
     assert OmegaConf.get_type(cfg.net.norm_cfg) is hydra_cnn.GNConf

@@ -168,7 +168,9 @@ def test_compose_init_option(compose_option: Callable[..., Any]) -> None:
 
 
 def test_model_init_group_alias() -> None:
-    from hydra import compose, initialize_config_module
+    from hydra import compose
+
+    from tests.hydra_app import opted_in
     from hydra.core.global_hydra import GlobalHydra
 
     from hydra_cnn.configs import register_configs
@@ -176,7 +178,7 @@ def test_model_init_group_alias() -> None:
     register_configs(aliases={"model/init": "init"})
     GlobalHydra.instance().clear()
     try:
-        with initialize_config_module(version_base="1.3", config_module="hydra_cnn.conf"):
+        with opted_in():
             cfg = compose(overrides=["+model/init=xavier"])
     finally:
         GlobalHydra.instance().clear()

@@ -258,8 +258,8 @@ def test_registry_members() -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    (dict(bias="0"), "bias must be a number"),
-    (dict(bias=True), "bias must be a number"),
+    (dict(bias="0"), "bias"),
+    (dict(bias=True), "bias"),
     (dict(bias_prob=1), "bias_prob must be a float"),
     (dict(layer=1), "layer must be a str or a list of str"),
     (dict(layer=["Conv2d", 3]), "layer must be a str or a list of str"),

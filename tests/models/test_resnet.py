@@ -356,12 +356,14 @@ def test_gn_ws_resnet50_from_configs_loads_mmdet_keys() -> None:
 
 
 def test_compose_gn_option_into_a_structured_resnet_config() -> None:
-    from hydra import compose, initialize_config_module
+    from hydra import compose
+
+    from tests.hydra_app import opted_in
     from hydra.core.global_hydra import GlobalHydra
 
     GlobalHydra.instance().clear()
     try:
-        with initialize_config_module(version_base="1.3", config_module="hydra_cnn.conf"):
+        with opted_in():
             cfg = compose(overrides=["+layers/norm=gn", "layers.norm.num_groups=8",
                                      "+layers/act=leaky_relu"])
     finally:
@@ -376,7 +378,9 @@ def test_compose_gn_option_into_a_structured_resnet_config() -> None:
 
 
 def test_compose_layer_options_over_the_model_defaults() -> None:
-    from hydra import compose, initialize_config_module
+    from hydra import compose
+
+    from tests.hydra_app import opted_in
     from hydra.core.config_store import ConfigStore
     from hydra.core.global_hydra import GlobalHydra
 
@@ -384,7 +388,7 @@ def test_compose_layer_options_over_the_model_defaults() -> None:
                                  node={"model": ResNetConf(depth=18, base_channels=16)})
     GlobalHydra.instance().clear()
     try:
-        with initialize_config_module(version_base="1.3", config_module="hydra_cnn.conf"):
+        with opted_in():
             cfg = compose(config_name="_test_models_resnet", overrides=[
                 "+layers/norm@model.norm_cfg=gn", "model.norm_cfg.num_groups=4",
                 "+layers/conv@model.conv_cfg=conv_ws", "model.num_classes=3",
