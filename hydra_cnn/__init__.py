@@ -19,7 +19,7 @@ import os
 import re
 from typing import Any
 
-__version__ = "0.1.0"
+from hydra_cnn.common import __version__
 
 
 def _exports() -> dict[str, str]:

@@ -167,15 +167,18 @@ def add_zoo_command(subparsers: Any) -> None:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from hydra_cnn import registry
-    from hydra_cnn.configs import GROUP_REGISTRY, option_table
+    import hydra_cnn.registry as registry
+    from hydra_cnn.configs import option_table
+    from hydra_cnn.families import family_for_group
 
     rows = [(g, o, c) for g, o, c in option_table() if not args.group or g == args.group]
     if not rows:
         groups = sorted({g for g, _, _ in option_table()})
         raise ValueError(f"unknown config group {args.group!r}; groups: {', '.join(groups)}")
     for group in sorted({g for g, _, _ in rows}):
-        reg = getattr(registry, GROUP_REGISTRY[group])
+        family = family_for_group(group)
+        # block options (ConvModule, ...) select classes of the plugin registry
+        reg = getattr(registry, (family.registry if family else None) or "PLUGIN_LAYERS")
         print(f"{group}  ({reg.name} registry)")
         for g, option, conf in rows:
             if g != group:
@@ -190,8 +193,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_show(args: argparse.Namespace) -> int:
     from omegaconf import OmegaConf
 
+    from hydra_cnn.common import closest_match
     from hydra_cnn.configs import option_table
-    from hydra_cnn.registry import closest_match
 
     table = option_table()
     hits = [(g, o, c) for g, o, c in table

@@ -7,13 +7,13 @@ every other module may import it: it is the bottom of the import stack
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "MISSING",
+    "__version__",
     "ConfigKeyError",
     "InvalidArgumentError",
     "InvalidTypeError",
@@ -23,6 +23,8 @@ __all__ = [
     "did_you_mean",
     "is_missing",
 ]
+
+__version__ = "0.1.0"
 
 #: OmegaConf's marker for a mandatory value that was never set (``???``). Defined here as the
 #: plain string so that no OmegaConf import is needed to recognise it.
@@ -59,6 +61,8 @@ class MissingValueError(InvalidArgumentError):
 
 def closest_match(name: str, candidates: Iterable[str]) -> str | None:
     """Return the candidate closest to ``name`` (case-insensitive), or None when none is close."""
+    import difflib
+
     lowered = {c.lower(): c for c in candidates}
     if name.lower() in lowered:
         return lowered[name.lower()]

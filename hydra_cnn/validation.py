@@ -18,7 +18,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from hydra_cnn import registry as reg_mod
+import hydra_cnn.registry as reg_mod
 from hydra_cnn.common import closest_match, is_missing
 from hydra_cnn.families import FAMILIES
 from hydra_cnn.registry import Registry, check_kwargs, check_values

@@ -73,7 +73,7 @@ def test_norm_errors(cfg: Any, exc: type[Exception], pattern: str) -> None:
 
 
 def test_error_names_registry_and_closest_match() -> None:
-    with pytest.raises(KeyError) as info:
+    with pytest.raises(KeyError, match="'LeakyRelu' is not registered") as info:
         hydra_cnn.build_activation_layer(dict(type="LeakyRelu"))
     text = str(info.value)
     assert "activation layer registry" in text and "Did you mean 'LeakyReLU'?" in text

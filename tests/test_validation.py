@@ -47,9 +47,9 @@ def test_problems_are_named(cfg: dict[str, Any], pattern: str) -> None:
 def test_force_added_key_caught_before_build() -> None:
     """`+layers.norm.epss=1` passes compose (force-add); validate names it."""
     from hydra import compose
+    from hydra.core.global_hydra import GlobalHydra
 
     from tests.hydra_app import opted_in
-    from hydra.core.global_hydra import GlobalHydra
 
     GlobalHydra.instance().clear()
     with opted_in():
@@ -60,10 +60,29 @@ def test_force_added_key_caught_before_build() -> None:
 
 
 def test_error_is_type_and_value_error() -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"n: norm layer 'GN' got an unexpected key 'bad'"):
         hydra_cnn.validate({"n": _norm(bad=1)})
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unexpected key 'bad'"):
         hydra_cnn.validate({"n": _norm(bad=1)})
+
+
+@pytest.mark.parametrize("given", ["x", None, [1, 2], 3])
+def test_validate_refuses_what_is_not_a_config(given: object) -> None:
+    with pytest.raises(TypeError, match=f"validate\\(\\) takes a config .*but got {type(given).__name__}"):
+        hydra_cnn.validate(given)
+
+
+def test_validate_reports_mandatory_values_never_set() -> None:
+    with pytest.raises(ValueError, match=r"n: .*'num_groups' is mandatory \('\?\?\?'\).*n\.num_groups="):
+        hydra_cnn.validate({"n": _norm(num_groups="???")})
+
+
+def test_validate_refuses_layernorm_on_conv_maps() -> None:
+    cfg = {"model": {"_target_": "hydra_cnn.make_model", "type": "ResNet", "depth": 18,
+                     "norm_cfg": {"type": "LN"}}}
+    with pytest.raises(ValueError,
+                       match=r"model\.norm_cfg: type 'LN' is nn\.LayerNorm.*'LN2d' \(option ln2d\)"):
+        hydra_cnn.validate(cfg)
 
 
 def test_unknown_type_is_also_a_key_error() -> None:

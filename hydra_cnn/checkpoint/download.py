@@ -517,7 +517,7 @@ class _Transfer:
         """Download the whole body; return its hex SHA256."""
         import requests
 
-        from hydra_cnn import __version__
+        from hydra_cnn.common import __version__
 
         session = requests.Session()
         session.headers["User-Agent"] = f"hydra-cnn/{__version__}"

@@ -501,7 +501,7 @@ def save_checkpoint(
         meta = {}
     elif not isinstance(meta, dict):
         raise TypeError(f"meta must be a dict or None, but got {type(meta).__name__}")
-    from hydra_cnn import __version__
+    from hydra_cnn.common import __version__
 
     meta = dict(meta)
     meta.update(hydra_cnn_version=__version__, time=time.asctime())

@@ -112,21 +112,20 @@ def make_conf(group: str, type_name: str, cls: Any, option: str) -> type:
     return conf
 
 
-def on_register(registry: Registry, names: list[str], cls: Any, config_name: str | None) -> None:
-    """Generate and store a config option for each name a user just registered."""
+def on_register(registry: Registry, names: list[str], cls: Any, config_name: str | None
+                ) -> list[tuple[str, str, type]]:
+    """Generate a config for each name a user just registered; return ``(group, option, conf)``."""
     family: Family | None = registry.family
     if family is None or family.group is None or family.target is None or not family.partial:
-        return
+        return []
     group = family.group
-    from hydra_cnn.configs import _hints
-    from hydra_cnn.configs.store import store_option
-
+    made = []
     for i, type_name in enumerate(names):
         option = config_name if (config_name and i == 0) else snake_case(type_name)
         conf = make_conf(group, type_name, cls, option)
         _USER[(group, type_name)] = conf
-        _hints.cache_clear()
-        store_option(group, option, conf)
+        made.append((group, option, conf))
+    return made
 
 
 def user_conf(group: str, type_name: str) -> type | None:

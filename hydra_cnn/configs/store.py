@@ -70,7 +70,7 @@ def registered_groups() -> dict[str, dict[str, str | None]]:
 
 
 def _library_groups() -> list[str]:
-    from hydra_cnn.configs import option_table
+    from hydra_cnn.configs.table import option_table
 
     return sorted({g for g, _, _ in option_table()})
 
@@ -112,7 +112,7 @@ def register_configs(
         >>> register_configs(aliases={"model/norm": "layers/norm"})      # doctest: +SKIP
         >>> # conf/config.yaml: defaults: [{model/norm: bn}]; CLI: model/norm=gn
     """
-    from hydra_cnn.configs import option_table
+    from hydra_cnn.configs.table import option_table
 
     if aliases is not None and not isinstance(aliases, Mapping):
         raise TypeError(f"aliases must be a mapping of group -> hydra_cnn group, got {aliases!r}")

@@ -34,7 +34,7 @@ def render_option(cls: type) -> str:
 
 def expected_files() -> dict[Path, str]:
     """Path relative to ``conf/`` -> content, for every shipped option."""
-    from hydra_cnn.configs import builtin_confs
+    from hydra_cnn.configs.table import builtin_confs
 
     return {
         Path(c._group_) / f"{c._option_}.yaml": render_option(c)  # type: ignore[attr-defined]

@@ -34,7 +34,7 @@ def test_seed_my_upsample(compose_option: Any, unregister: Any) -> None:
     # typed from the signature: a wrong type fails at compose, naming the field
     from hydra.errors import ConfigCompositionException
 
-    with pytest.raises(ConfigCompositionException) as info:
+    with pytest.raises(ConfigCompositionException, match="scale_factor") as info:
         compose_option("layers/upsample", "my_upsample", "layers.upsample.scale_factor=abc")
     assert "scale_factor" in str(info.value.__cause__ or info.value)
 
@@ -70,10 +70,10 @@ def test_act_inplace_becomes_optional(unregister: Any) -> None:
 
 def test_register_configs_aliases(unregister: Any) -> None:
     from hydra import compose
-
-    from tests.hydra_app import opted_in
     from hydra.core.config_store import ConfigStore
     from hydra.core.global_hydra import GlobalHydra
+
+    from tests.hydra_app import opted_in
 
     hydra_cnn.register_configs(aliases={"model/norm": "layers/norm", "model/act": "layers/act"})
     hydra_cnn.register_configs(aliases={"model/norm": "layers/norm"})  # idempotent
@@ -95,7 +95,7 @@ def test_register_configs_aliases(unregister: Any) -> None:
         assert isinstance(instantiate(cfg.model.act)(), LateAct)
         from hydra.errors import ConfigCompositionException
 
-        with pytest.raises(ConfigCompositionException):
+        with pytest.raises(ConfigCompositionException, match="Error merging override"):
             compose("alias_app", overrides=["model/norm=gn", "model.norm.num_groups=abc"])
     GlobalHydra.instance().clear()
 
@@ -108,17 +108,19 @@ def test_register_configs_refuses_foreign_nodes_and_bad_groups() -> None:
         hydra_cnn.register_configs(aliases={"theirs/norm": "layers/norm"})
     with pytest.raises(ValueError, match="Did you mean 'layers/norm'"):
         hydra_cnn.register_configs(aliases={"mine/norm": "layers/nrom"})
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="aliases must be a mapping"):
         hydra_cnn.register_configs(aliases=["layers/norm"])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown hydra_cnn config group 'layer/norm' in groups"):
+        hydra_cnn.register_configs(groups=["layer/norm"])
 
 
 def test_register_configs_with_a_package() -> None:
     """`model/norm=gn` on the command line, the node at `model.norm_cfg` (mmcv's argument name)."""
     from hydra import compose
-
-    from tests.hydra_app import opted_in
     from hydra.core.config_store import ConfigStore
     from hydra.core.global_hydra import GlobalHydra
+
+    from tests.hydra_app import opted_in
 
     hydra_cnn.register_configs(aliases={"pkg_app/norm@net.norm_cfg": "layers/norm"})
     ConfigStore.instance().store(

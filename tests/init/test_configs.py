@@ -169,11 +169,10 @@ def test_compose_init_option(compose_option: Callable[..., Any]) -> None:
 
 def test_model_init_group_alias() -> None:
     from hydra import compose
-
-    from tests.hydra_app import opted_in
     from hydra.core.global_hydra import GlobalHydra
 
     from hydra_cnn.configs import register_configs
+    from tests.hydra_app import opted_in
 
     register_configs(aliases={"model/init": "init"})
     GlobalHydra.instance().clear()

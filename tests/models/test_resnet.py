@@ -357,9 +357,9 @@ def test_gn_ws_resnet50_from_configs_loads_mmdet_keys() -> None:
 
 def test_compose_gn_option_into_a_structured_resnet_config() -> None:
     from hydra import compose
+    from hydra.core.global_hydra import GlobalHydra
 
     from tests.hydra_app import opted_in
-    from hydra.core.global_hydra import GlobalHydra
 
     GlobalHydra.instance().clear()
     try:
@@ -379,10 +379,10 @@ def test_compose_gn_option_into_a_structured_resnet_config() -> None:
 
 def test_compose_layer_options_over_the_model_defaults() -> None:
     from hydra import compose
-
-    from tests.hydra_app import opted_in
     from hydra.core.config_store import ConfigStore
     from hydra.core.global_hydra import GlobalHydra
+
+    from tests.hydra_app import opted_in
 
     ConfigStore.instance().store(name="_test_models_resnet",
                                  node={"model": ResNetConf(depth=18, base_channels=16)})
