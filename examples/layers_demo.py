@@ -7,8 +7,8 @@
     python examples/layers_demo.py --cfg job                          # the typed config
 
 The options come from hydra_cnn's config groups (``layers/conv``, ``layers/norm``,
-``layers/act``), found through the package's search-path plugin; each instantiates to a
-factory that the model calls once per layer.
+``layers/act``), which this app opts in to with ``hydra_cnn.register_configs()``; each
+instantiates to a factory that the model calls once per layer.
 """
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ from typing import Any
 import hydra
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
+
+import hydra_cnn
+
+hydra_cnn.register_configs()  # opt in: the layers/* and init groups, typed
 
 
 @dataclass
