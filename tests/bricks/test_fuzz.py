@@ -7,6 +7,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from torch import nn
 
 import hydra_cnn
 from hydra_cnn import configs
@@ -55,10 +56,18 @@ def test_one_bad_field(data: st.DataObject) -> None:
     values, st.dictionaries(st.sampled_from(["type", "num_groups", "eps", "inplace", "x"]),
                             values, max_size=3)))
 def test_random_configs(group: str, cfg: Any) -> None:
+    """Random configs build a module or raise a documented error that says what was wrong."""
     case = next(c for c in CASES if c.group == group)
+    before = repr(cfg)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            BUILD[group](cfg, case)
-    except DOCUMENTED:
-        pass
+            layer = BUILD[group](cfg, case)
+    except DOCUMENTED as exc:
+        text = str(exc)
+        named = [k for k in cfg if isinstance(k, str) and k in text] if isinstance(cfg, dict) else []
+        # names a key of the config, the unknown type, or what a config must be or contain
+        assert named or any(w in text for w in ("config", "type", "registered")), text
+    else:
+        assert isinstance(layer, nn.Module)
+    assert repr(cfg) == before  # never mutated, built or not
