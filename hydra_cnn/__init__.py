@@ -37,7 +37,12 @@ _add("hydra_cnn.bricks.activation", "build_activation_layer", "make_act", "Clamp
      "HSwish", "Swish")
 _add("hydra_cnn.bricks.upsample", "build_upsample_layer", "make_upsample", "PixelShufflePack")
 _add("hydra_cnn.bricks.padding", "build_padding_layer", "make_padding")
-_add("hydra_cnn.bricks.plugin", "build_plugin_layer")
+_add("hydra_cnn.bricks.plugin", "build_plugin_layer", "infer_plugin_abbr")
+_add("hydra_cnn.bricks.context_block", "ContextBlock")
+_add("hydra_cnn.bricks.generalized_attention", "GeneralizedAttention")
+_add("hydra_cnn.bricks.non_local", "NonLocal1d", "NonLocal2d", "NonLocal3d")
+_add("hydra_cnn.bricks.dropout", "Dropout", "DropPath", "build_dropout", "make_dropout")
+_add("hydra_cnn.registry", "DROPOUT_LAYERS")
 _add("hydra_cnn.bricks.scale", "Scale")
 _add("hydra_cnn.bricks.conv_module", "ConvModule", "DepthwiseSeparableConvModule")
 _add("hydra_cnn.bricks.fusion", "fuse_conv_bn", "revert_sync_batchnorm", "convert_sync_batchnorm")
@@ -106,8 +111,12 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         build_activation_layer,
         make_act,
     )
+    from hydra_cnn.bricks.context_block import ContextBlock
     from hydra_cnn.bricks.conv import Conv2dAdaptivePadding, build_conv_layer, make_conv
     from hydra_cnn.bricks.conv_ws import ConvAWS2d, ConvWS2d, conv_ws_2d
+    from hydra_cnn.bricks.dropout import Dropout, DropPath, build_dropout, make_dropout
+    from hydra_cnn.bricks.generalized_attention import GeneralizedAttention
+    from hydra_cnn.bricks.non_local import NonLocal1d, NonLocal2d, NonLocal3d
     from hydra_cnn.bricks.norm import (
         LayerNorm2d,
         build_norm_layer,
@@ -116,7 +125,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         make_norm,
     )
     from hydra_cnn.bricks.padding import build_padding_layer, make_padding
-    from hydra_cnn.bricks.plugin import build_plugin_layer
+    from hydra_cnn.bricks.plugin import build_plugin_layer, infer_plugin_abbr
     from hydra_cnn.bricks.scale import Scale
     from hydra_cnn.bricks.upsample import PixelShufflePack, build_upsample_layer, make_upsample
     from hydra_cnn.configs import *  # noqa: F403
@@ -124,6 +133,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from hydra_cnn.registry import (
         ACTIVATION_LAYERS,
         CONV_LAYERS,
+        DROPOUT_LAYERS,
         INITIALIZERS,
         MODELS,
         NORM_LAYERS,

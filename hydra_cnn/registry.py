@@ -384,5 +384,6 @@ PADDING_LAYERS = Registry(
     "padding layer", loader="hydra_cnn.bricks.padding", config_group="layers/padding"
 )
 PLUGIN_LAYERS = Registry("plugin layer", loader="hydra_cnn.bricks.plugin")
+DROPOUT_LAYERS = Registry("dropout layer", loader="hydra_cnn.bricks.dropout")
 INITIALIZERS = Registry("initializer", loader="hydra_cnn.init.initializers", config_group="init")
 MODELS = Registry("model", loader="hydra_cnn.models")

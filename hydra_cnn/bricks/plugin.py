@@ -47,3 +47,12 @@ def build_plugin_layer(cfg: Any, postfix: int | str = "", **kwargs: Any) -> tupl
 
 # ConvModule and DepthwiseSeparableConvModule register themselves (PLUGIN_LAYERS.add_builtin)
 import hydra_cnn.bricks.conv_module  # noqa: E402,F401
+from hydra_cnn.bricks.context_block import ContextBlock  # noqa: E402
+from hydra_cnn.bricks.generalized_attention import GeneralizedAttention  # noqa: E402
+from hydra_cnn.bricks.non_local import NonLocal1d, NonLocal2d, NonLocal3d  # noqa: E402
+
+# mmcv's plugin layers (mmcv 1.7 registers only NonLocal2d of the three non-local blocks).
+# Registered as user-style entries until their structured configs exist: a built-in entry of
+# a registry with config options must have a shipped config (tests/configs/test_consistency).
+for _cls in (ContextBlock, GeneralizedAttention, NonLocal1d, NonLocal2d, NonLocal3d):
+    PLUGIN_LAYERS.register_module(module=_cls)
