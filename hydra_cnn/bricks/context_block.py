@@ -66,8 +66,8 @@ class ContextBlock(nn.Module):
 
     Args:
         in_channels: channels of the input feature map.
-        ratio: bottleneck width as a fraction of ``in_channels`` (no default, as mmcv);
-            the bottleneck has ``int(in_channels * ratio)`` channels, at least 1.
+        ratio: bottleneck width as a fraction of ``in_channels``, in (0, 1] (no default, as
+            mmcv); the bottleneck has ``int(in_channels * ratio)`` channels, at least 1.
         pooling_type: ``'att'`` (default; attention pooling) or ``'avg'`` (global average).
         fusion_types: a non-empty list/tuple of ``'channel_add'`` (add the transformed context)
             and ``'channel_mul'`` (multiply by its sigmoid). Default ``('channel_add',)``.
@@ -90,7 +90,7 @@ class ContextBlock(nn.Module):
         super().__init__()
         owner = "ContextBlock"
         in_channels = check_int(owner, "in_channels", in_channels)
-        ratio = check_real(owner, "ratio", ratio, 0.0, low_open=True)
+        ratio = check_real(owner, "ratio", ratio, 0.0, 1.0, low_open=True)
         self.pooling_type = check_choice(owner, "pooling_type", pooling_type, _POOLING_TYPES)
         self.fusion_types = _fusion_types(fusion_types)
         planes = int(in_channels * ratio)

@@ -556,7 +556,9 @@ def test_generalized_attention_reset_after_to_empty() -> None:
     ("build", "exc", "match"),
     [
         (lambda: ContextBlock(0, 0.25), InvalidArgumentError, r"in_channels must be >= 1, but got 0"),
-        (lambda: ContextBlock(16, 0), InvalidArgumentError, r"ratio must be a finite number in \(0"),
+        (lambda: ContextBlock(16, 0), InvalidArgumentError,
+         r"ratio must be a finite number in \(0, 1\], but got 0"),
+        (lambda: ContextBlock(16, 2.0), InvalidArgumentError, r"ratio .* but got 2.0"),
         (lambda: ContextBlock(16, float("nan")), InvalidArgumentError, r"ratio .* got nan"),
         (lambda: ContextBlock(16, 1 / 32), InvalidArgumentError,
          r"int\(16 \* 0.03125\) has no channels; use ratio >= 0.0625"),
@@ -605,3 +607,51 @@ def test_wrong_input_channels() -> None:
         NonLocal2d(16)(torch.randn(1, 8, 4, 4))
     with pytest.raises(ValueError, match=r"GeneralizedAttention expects an \(N, 16, H, W\)"):
         GeneralizedAttention(16, num_heads=4)(torch.randn(1, 16, 4))
+
+
+# -- fuzzed arguments (RELIABILITY case 25) -----------------------------------------------------
+
+_FUZZ_BASE: dict[str, tuple[dict[str, Any], tuple[str, ...], tuple[int, ...]]] = {
+    "ContextBlock": (dict(in_channels=8, ratio=0.5),
+                     ("in_channels", "ratio", "pooling_type", "fusion_types"), (1, 4, 4)),
+    "NonLocal2d": (dict(in_channels=8),
+                   ("in_channels", "sub_sample", "reduction", "use_scale", "mode", "std",
+                    "zeros_init"), (1, 4, 4)),
+    "NonLocal1d": (dict(in_channels=8), ("in_channels", "reduction", "mode", "std"), (1, 6)),
+    "GeneralizedAttention": (dict(in_channels=16, num_heads=4),
+                             ("in_channels", "spatial_range", "num_heads", "position_embedding_dim",
+                              "position_magnitude", "kv_stride", "q_stride", "attention_type"),
+                             (1, 5, 6)),
+}
+
+
+def test_fuzzed_arguments_raise_documented_errors_naming_the_field() -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    values = st.one_of(
+        st.none(), st.booleans(), st.integers(-4, 64), st.floats(allow_nan=True, width=32),
+        st.text(max_size=6), st.lists(st.sampled_from(["channel_add", "channel_mul", "x"]), max_size=3),
+        st.sampled_from(["att", "avg", "gaussian", "dot_product", "concatenation", "0101", "1111"]),
+    )
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(data=st.data())
+    def check(data: st.DataObject) -> None:
+        type_name = data.draw(st.sampled_from(sorted(_FUZZ_BASE)))
+        base, fields, spatial = _FUZZ_BASE[type_name]
+        field = data.draw(st.sampled_from(fields))
+        value = data.draw(values)
+        cfg = {"type": type_name, **base, field: value}
+        try:
+            _, layer = build_plugin_layer(cfg)
+        except (TypeError, KeyError, ValueError) as exc:
+            # the builder's message lists every argument; the layer's own error names the field
+            cause = exc.__cause__ if exc.__cause__ is not None else exc
+            assert field in str(cause), (cfg, cause)
+            return
+        x = torch.randn(spatial[0], layer.in_channels, *spatial[1:])
+        with torch.no_grad():
+            assert layer(x).shape == x.shape
+
+    check()
