@@ -114,8 +114,10 @@ class _NonLocalNd(nn.Module):
             std: default None: the value given at construction.
             zeros_init: default None: the value given at construction.
         """
-        std = self.std if std is None else check_real(type(self).__name__, "std", std, 0.0)
-        zeros_init = self.zeros_init if zeros_init is None else zeros_init
+        owner = type(self).__name__
+        std = self.std if std is None else check_real(owner, "std", std, 0.0)
+        zeros_init = (self.zeros_init if zeros_init is None
+                      else check_bool(owner, "zeros_init", zeros_init))
         targets = [self.g] if self.mode == "gaussian" else [self.g, self.theta, self.phi]
         for child in targets:
             conv = _conv_module(child).conv

@@ -52,7 +52,7 @@ from hydra_cnn.bricks.generalized_attention import GeneralizedAttention  # noqa:
 from hydra_cnn.bricks.non_local import NonLocal1d, NonLocal2d, NonLocal3d  # noqa: E402
 
 # mmcv's plugin layers (mmcv 1.7 registers only NonLocal2d of the three non-local blocks).
-# Registered as user-style entries until their structured configs exist: a built-in entry of
-# a registry with config options must have a shipped config (tests/configs/test_consistency).
+# register_module, not add_builtin, until their structured configs ship: every built-in
+# PLUGIN_LAYERS name needs one (tests/configs/test_consistency.py). Switch then.
 for _cls in (ContextBlock, GeneralizedAttention, NonLocal1d, NonLocal2d, NonLocal3d):
     PLUGIN_LAYERS.register_module(module=_cls)
