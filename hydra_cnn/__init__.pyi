@@ -24,6 +24,9 @@ from hydra_cnn.bricks.activation import (
 from hydra_cnn.bricks.activation import (
     make_act as make_act,
 )
+from hydra_cnn.bricks.context_block import (
+    ContextBlock as ContextBlock,
+)
 from hydra_cnn.bricks.conv import (
     Conv2dAdaptivePadding as Conv2dAdaptivePadding,
 )
@@ -48,6 +51,21 @@ from hydra_cnn.bricks.conv_ws import (
 from hydra_cnn.bricks.conv_ws import (
     conv_ws_2d as conv_ws_2d,
 )
+from hydra_cnn.bricks.dropout import (
+    Dropout as Dropout,
+)
+from hydra_cnn.bricks.dropout import (
+    DropPath as DropPath,
+)
+from hydra_cnn.bricks.dropout import (
+    build_dropout as build_dropout,
+)
+from hydra_cnn.bricks.dropout import (
+    drop_path as drop_path,
+)
+from hydra_cnn.bricks.dropout import (
+    make_dropout as make_dropout,
+)
 from hydra_cnn.bricks.fusion import (
     convert_sync_batchnorm as convert_sync_batchnorm,
 )
@@ -56,6 +74,18 @@ from hydra_cnn.bricks.fusion import (
 )
 from hydra_cnn.bricks.fusion import (
     revert_sync_batchnorm as revert_sync_batchnorm,
+)
+from hydra_cnn.bricks.generalized_attention import (
+    GeneralizedAttention as GeneralizedAttention,
+)
+from hydra_cnn.bricks.non_local import (
+    NonLocal1d as NonLocal1d,
+)
+from hydra_cnn.bricks.non_local import (
+    NonLocal2d as NonLocal2d,
+)
+from hydra_cnn.bricks.non_local import (
+    NonLocal3d as NonLocal3d,
 )
 from hydra_cnn.bricks.norm import (
     LayerNorm2d as LayerNorm2d,
@@ -208,6 +238,9 @@ from hydra_cnn.configs import (
     ClipConf as ClipConf,
 )
 from hydra_cnn.configs import (
+    ContextBlockConf as ContextBlockConf,
+)
+from hydra_cnn.configs import (
     Conv1dConf as Conv1dConf,
 )
 from hydra_cnn.configs import (
@@ -247,10 +280,19 @@ from hydra_cnn.configs import (
     DeconvUpsampleConf as DeconvUpsampleConf,
 )
 from hydra_cnn.configs import (
+    DropoutConf as DropoutConf,
+)
+from hydra_cnn.configs import (
+    DropPathConf as DropPathConf,
+)
+from hydra_cnn.configs import (
     ELUConf as ELUConf,
 )
 from hydra_cnn.configs import (
     GELUConf as GELUConf,
+)
+from hydra_cnn.configs import (
+    GeneralizedAttentionConf as GeneralizedAttentionConf,
 )
 from hydra_cnn.configs import (
     GNConf as GNConf,
@@ -287,6 +329,15 @@ from hydra_cnn.configs import (
 )
 from hydra_cnn.configs import (
     NearestUpsampleConf as NearestUpsampleConf,
+)
+from hydra_cnn.configs import (
+    NonLocal1dConf as NonLocal1dConf,
+)
+from hydra_cnn.configs import (
+    NonLocal2dConf as NonLocal2dConf,
+)
+from hydra_cnn.configs import (
+    NonLocal3dConf as NonLocal3dConf,
 )
 from hydra_cnn.configs import (
     PixelShuffleConf as PixelShuffleConf,

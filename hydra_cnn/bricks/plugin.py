@@ -57,3 +57,11 @@ def make_plugin(*args: Any, type: Any = None, **kwargs: Any) -> nn.Module:
 
 # ConvModule and DepthwiseSeparableConvModule register themselves (PLUGIN_LAYERS.add_builtin)
 import hydra_cnn.bricks.conv_module  # noqa: E402,F401
+from hydra_cnn.bricks.context_block import ContextBlock  # noqa: E402
+from hydra_cnn.bricks.generalized_attention import GeneralizedAttention  # noqa: E402
+from hydra_cnn.bricks.non_local import NonLocal1d, NonLocal2d, NonLocal3d  # noqa: E402
+
+# mmcv's plugin layers (mmcv 1.7 registers only NonLocal2d of the three non-local blocks; all
+# three are registered here). Their configs are in hydra_cnn.configs.plugins.
+for _cls in (ContextBlock, GeneralizedAttention, NonLocal1d, NonLocal2d, NonLocal3d):
+    PLUGIN_LAYERS.add_builtin(_cls.__name__, _cls)

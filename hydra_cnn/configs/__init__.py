@@ -56,6 +56,15 @@ from hydra_cnn.configs.models import (
     VGG19Conf,
     VGGConf,
 )
+from hydra_cnn.configs.plugins import (
+    ContextBlockConf,
+    DropoutConf,
+    DropPathConf,
+    GeneralizedAttentionConf,
+    NonLocal1dConf,
+    NonLocal2dConf,
+    NonLocal3dConf,
+)
 from hydra_cnn.configs.store import register_configs, store_option
 from hydra_cnn.configs.table import (
     GROUP_REGISTRY,
@@ -78,6 +87,8 @@ __all__ = [  # noqa: F405 (the dataclasses come from layers.py)
     "ReplicatePadConf", "SiLUConf", "SigmoidConf", "SwishConf", "SyncBNConf", "TanhConf",
     "ZeroPadConf",
     "ConvModuleConf", "DepthwiseSeparableConvModuleConf",
+    "ContextBlockConf", "DropPathConf", "DropoutConf", "GeneralizedAttentionConf", "NonLocal1dConf",
+    "NonLocal2dConf", "NonLocal3dConf",
     "Caffe2XavierInitConf", "ConstantInitConf", "KaimingInitConf", "NormalInitConf",
     "PretrainedInitConf", "TruncNormalInitConf", "UniformInitConf", "XavierInitConf",
     "ResNet18Conf", "ResNet34Conf", "ResNet50Conf", "ResNet101Conf", "ResNet152Conf",
