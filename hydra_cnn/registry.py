@@ -46,6 +46,7 @@ from typing import Any, NamedTuple, TypeVar
 from hydra_cnn.common import (
     ConfigKeyError,
     InvalidArgumentError,
+    InvalidTypeError,
     MissingValueError,
     closest_match,
     did_you_mean,
@@ -676,8 +677,9 @@ def _call_with_errors(reg: Registry, type_name: Any, obj_cls: Any, *args: Any, *
     except (TypeError, ValueError, RuntimeError, AssertionError, ZeroDivisionError,
             OverflowError, AttributeError, IndexError, KeyError) as exc:
         shown = ", ".join([*(repr(a) for a in args), *(f"{k}={v!r}" for k, v in kwargs.items())])
-        if isinstance(exc, AssertionError) and not isinstance(exc, TypeError | ValueError):
-            err_cls: type[Exception] = InvalidArgumentError
+        if isinstance(exc, AssertionError):  # mmcv's contract: stays an AssertionError
+            err_cls: type[Exception] = (InvalidTypeError if isinstance(exc, TypeError)
+                                        else InvalidArgumentError)
         elif isinstance(exc, TypeError | AttributeError):
             err_cls = TypeError
         else:

@@ -57,6 +57,14 @@ CASES: list[Case] = [
     Case("layers/padding", "zero", (1,), (1, 3, 4, 4)),
     Case("layers/padding", "reflect", (1,), (1, 3, 4, 4)),
     Case("layers/padding", "replicate", (1,), (1, 3, 4, 4)),
+    Case("layers/dropout", "Dropout", (), (2, 4, 5, 5)),
+    Case("layers/dropout", "DropPath", (), (2, 4, 5, 5)),
+    Case("layers/plugin", "ContextBlock", (), (2, 16, 5, 5), cfg={"ratio": 0.25},
+         kwargs={"in_channels": 16}),
+    Case("layers/plugin", "GeneralizedAttention", (), (2, 36, 6, 6), kwargs={"in_channels": 36}),
+    Case("layers/plugin", "NonLocal1d", (), (2, 8, 7), kwargs={"in_channels": 8}),
+    Case("layers/plugin", "NonLocal2d", (), (2, 8, 5, 5), kwargs={"in_channels": 8}),
+    Case("layers/plugin", "NonLocal3d", (), (1, 8, 3, 4, 4), kwargs={"in_channels": 8}),
 ]
 
 

@@ -26,6 +26,8 @@ BUILD = {
     "layers/act": lambda cfg, c: hydra_cnn.build_activation_layer(cfg),
     "layers/upsample": lambda cfg, c: hydra_cnn.build_upsample_layer(cfg, *c.args, **c.kwargs),
     "layers/padding": lambda cfg, c: hydra_cnn.build_padding_layer(cfg, *c.args),
+    "layers/dropout": lambda cfg, c: hydra_cnn.build_dropout(cfg),
+    "layers/plugin": lambda cfg, c: hydra_cnn.build_plugin_layer(cfg, **c.kwargs),
 }
 
 
