@@ -118,7 +118,7 @@ def build_dropout(cfg: Any, default_args: dict[str, Any] | None = None) -> nn.Mo
         >>> build_dropout(dict(type='DropPath'), default_args=dict(drop_prob=0.3))
         DropPath(drop_prob=0.3)
     """
-    return build_from_cfg(cfg, DROPOUT_LAYERS, default_args)  # type: ignore[no-any-return]
+    return build_from_cfg(cfg, DROPOUT_LAYERS, default_args)
 
 
 @layer_factory(DROPOUT_LAYERS)
