@@ -26,9 +26,9 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 
-from hydra_cnn.init.base_module import BaseModule, _split_init_cfg, _visit
-from hydra_cnn.init.initializers import apply_inits
-from hydra_cnn.init.report import NONE, RESET, InitReport, InitTracker, mark_uninitialized, tracking
+from hydra_cnn.init.base_module import BaseModule, check_init_tree, init_subtree, visit_module
+from hydra_cnn.init.report import InitReport, init_report
+from hydra_cnn.init.tracking import NONE, RESET, InitTracker, mark_uninitialized, tracking
 
 __all__ = ["build_model"]
 
@@ -70,12 +70,9 @@ def _factory(cfg_or_factory: Any) -> Callable[[], Any]:
 
 def _init_root(model: nn.Module, init_cfg: Any, tracker: InitTracker) -> None:
     if isinstance(model, BaseModule) or init_cfg is None:
-        _visit(model, tracker)
+        visit_module(model, tracker)  # a BaseModule's own init_cfg (build_model set it)
         return
-    others, pretrained = _split_init_cfg(init_cfg)
-    apply_inits(model, others, tracker)
-    _visit(model, tracker)
-    apply_inits(model, pretrained, tracker)
+    init_subtree(model, init_cfg, tracker, lambda: visit_module(model, tracker))
 
 
 def _reset_flags(model: nn.Module) -> None:
@@ -85,9 +82,10 @@ def _reset_flags(model: nn.Module) -> None:
 
 
 def _init(model: nn.Module, init_cfg: Any, report: bool, dry_run: bool = False) -> InitReport:
+    check_init_tree(model, None if isinstance(model, BaseModule) else init_cfg)
     with tracking(model, report=report, dry_run=dry_run) as tracker:
         _init_root(model, init_cfg, tracker)
-    return tracker.report()
+    return init_report(model)
 
 
 def _uncovered(model: nn.Module, report: InitReport) -> list[str]:
