@@ -237,7 +237,8 @@ class BaseInit(Initializer):
         found: set[str] = set()
         hits = []
         for path, m in _apply_order(module):
-            common = wanted & _mro_names(m.__class__)
+            cls: Any = m.__class__
+            common = wanted & _mro_names(cls)
             if common:
                 hits.append((path, m))
                 found |= common
