@@ -247,8 +247,11 @@ def test_bias_auto_and_warning() -> None:
 
 
 def test_layer_norm_on_conv_maps_is_refused() -> None:
-    with pytest.raises(ValueError, match=r"nn.LayerNorm.*type='LN2d'"):
+    with pytest.raises(ValueError, match=r"ConvModule: norm_cfg type 'LN' is nn.LayerNorm.*"
+                                         r"type='LN2d'.*option ln2d"):
         ConvModule(3, 8, 3, norm_cfg=dict(type="LN"))
+    with pytest.raises(ValueError, match=r"norm_cfg type 'LN' is nn.LayerNorm"):
+        DepthwiseSeparableConvModule(4, 8, 3, pw_norm_cfg=dict(type="LN"))
     block = ConvModule(3, 8, 3, norm_cfg=dict(type="LN2d"))
     assert isinstance(block.ln, LayerNorm2d)
 
