@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from hydra_cnn.bricks.conv_ws import ConvWS2d
+from hydra_cnn.bricks.norm import LayerNorm2d, make_norm
 from hydra_cnn.configs.layers import ConvWSConf, GNConf, LeakyReLUConf, PReLUConf
 from hydra_cnn.configs.models import (
     CONFS,
@@ -24,7 +25,6 @@ from hydra_cnn.configs.models import (
     ResNetV1cConf,
     ResNetV1dConf,
 )
-from hydra_cnn.bricks.norm import LayerNorm2d, make_norm
 from hydra_cnn.models import ResNet, ResNetV1c, ResNetV1d, make_model
 from hydra_cnn.models.resnet import BasicBlock, Bottleneck, ResLayer
 from hydra_cnn.registry import MODELS
