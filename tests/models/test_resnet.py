@@ -508,6 +508,23 @@ def test_validate_checks_model_configs() -> None:
 
 
 # --- weight init ------------------------------------------------------------------------------
+def test_mmcv_cnn_init_as_an_init_cfg_draws_the_same_weights() -> None:
+    """The migration guide's init_cfg for mmcv.cnn.ResNet.init_weights(): kaiming_init (fan_out,
+    normal) on every Conv2d in modules() order, constant 1/0 on every BatchNorm2d."""
+    model = small(init_cfg=[dict(type="Kaiming", layer="Conv2d"),
+                            dict(type="Constant", val=1, layer="BatchNorm2d")])
+    torch.manual_seed(11)
+    model.init_weights()
+    torch.manual_seed(11)
+    for name, m in model.named_modules():
+        if isinstance(m, nn.Conv2d):
+            expected = nn.init.kaiming_normal_(torch.empty(m.weight.shape), mode="fan_out")
+            assert torch.equal(m.weight.detach(), expected), name
+        elif isinstance(m, nn.BatchNorm2d):
+            assert torch.equal(m.weight.detach(), torch.ones_like(m.weight)), name
+            assert torch.equal(m.bias.detach(), torch.zeros_like(m.bias)), name
+
+
 def test_zero_init_residual() -> None:
     model = small(depth=50, zero_init_residual=True)
     assert all(torch.all(b.norm3.weight == 0) for b in model.blocks())
