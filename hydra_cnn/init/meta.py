@@ -82,7 +82,7 @@ def _reset_flags(model: nn.Module) -> None:
 
 
 def _init(model: nn.Module, init_cfg: Any, report: bool, dry_run: bool = False) -> InitReport:
-    check_init_tree(model, None if isinstance(model, BaseModule) else init_cfg)
+    _check(model, init_cfg)
     with tracking(model, report=report, dry_run=dry_run) as tracker:
         _init_root(model, init_cfg, tracker)
     return init_report(model)
@@ -102,8 +102,17 @@ def _uncovered(model: nn.Module, report: InitReport) -> list[str]:
     return out
 
 
+def _check(model: nn.Module, init_cfg: Any) -> None:
+    """Build and check every init config the run will apply (raises; writes nothing)."""
+    check_init_tree(model, None if isinstance(model, BaseModule) else init_cfg)
+
+
 def _rehearse(model: nn.Module, init_cfg: Any) -> str | None:
-    """Run the init on the meta-device ``model``; None when it covers every tensor, else why."""
+    """Run the init on the meta-device ``model``; None when it covers every tensor, else why.
+
+    A bad init config raises here, before the model is built for real.
+    """
+    _check(model, init_cfg)
     mark_uninitialized(model)
     try:
         with warnings.catch_warnings():

@@ -111,5 +111,13 @@ def test_init_weights_checks_the_whole_tree_before_writing(bad: dict[str, Any], 
 
 
 def test_build_model_checks_before_building_for_real() -> None:
+    built = []
+
+    def make() -> Net:
+        net = Net()
+        built.append(net.conv.weight.device.type)
+        return net
+
     with pytest.raises(ValueError, match=r"UniformInit: a must be <= b"):
-        build_model(Net, init_cfg=[GOOD, dict(type="Uniform", a=1, b=0, layer="Linear")])
+        build_model(make, init_cfg=[GOOD, dict(type="Uniform", a=1, b=0, layer="Linear")])
+    assert built == ["meta"]  # only the meta-device rehearsal was built
