@@ -547,6 +547,8 @@ class PretrainedInit(Initializer):
     """
 
     loads_checkpoint: ClassVar[bool] = True
+    override: list[dict[str, Any]] | None = None
+    norm: list[Any] | None = None
 
     def __init__(
         self,
@@ -564,6 +566,11 @@ class PretrainedInit(Initializer):
         self.prefix = prefix
         self.map_location = map_location
         self.zoo = _plain(zoo)
+
+    @property
+    def type_name(self) -> str:
+        """The registry name of this initializer (``'Pretrained'``)."""
+        return super().type_name
 
     def report_args(self) -> dict[str, Any]:
         """Arguments for the init report."""

@@ -81,8 +81,10 @@ def _reset_flags(model: nn.Module) -> None:
             m._is_init = False
 
 
-def _init(model: nn.Module, init_cfg: Any, report: bool, dry_run: bool = False) -> InitReport:
-    _check(model, init_cfg)
+def _init(model: nn.Module, init_cfg: Any, report: bool, dry_run: bool = False,
+          checked: bool = False) -> InitReport:
+    if not checked:
+        _check(model, init_cfg)
     with tracking(model, report=report, dry_run=dry_run) as tracker:
         _init_root(model, init_cfg, tracker)
     return init_report(model)
@@ -117,7 +119,7 @@ def _rehearse(model: nn.Module, init_cfg: Any) -> str | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            report = _init(model, init_cfg, report=True, dry_run=True)
+            report = _init(model, init_cfg, report=True, dry_run=True, checked=True)
     except Exception as exc:  # a data-dependent init cannot run on meta tensors
         return f"its init fails on the meta device ({type(exc).__name__}: {exc})"
     finally:
@@ -177,7 +179,7 @@ def build_model(
             nn.Module.to_empty(model, device=device)
             _reset_flags(model)
             mark_uninitialized(model)
-            _init(model, init_cfg, report)
+            _init(model, init_cfg, report, checked=True)  # the rehearsal checked this model
             logger.debug("build_model: %s built on the meta device; PyTorch's default init "
                          "skipped", type(model).__name__)
             return model
