@@ -75,7 +75,7 @@ class BasicBlock(nn.Module):
         style: ``'pytorch'`` or ``'caffe'``; the same for this block. Default ``'pytorch'``.
         with_cp: gradient checkpointing (saves memory, costs a second forward). Default False.
         conv_cfg: conv config, or None for ``nn.Conv2d``. Default None.
-        norm_cfg: norm config. Default ``dict(type='BN')``.
+        norm_cfg: norm config. Default ``dict(type='BN')``; ``LN`` is refused (use ``LN2d``).
         act_cfg: activation config. Default ``dict(type='ReLU')``.
         groups: must be 1. base_width: must be 64 (BasicBlock has no ResNeXt form).
 
@@ -163,7 +163,7 @@ class Bottleneck(nn.Module):
         style: ``'pytorch'`` (default) or ``'caffe'``: where the stride goes.
         with_cp: gradient checkpointing. Default False.
         conv_cfg: conv config, or None for ``nn.Conv2d``. Default None.
-        norm_cfg: norm config. Default ``dict(type='BN')``.
+        norm_cfg: norm config. Default ``dict(type='BN')``; ``LN`` is refused (use ``LN2d``).
         act_cfg: activation config. Default ``dict(type='ReLU')``.
         groups: groups of the 3x3 conv (ResNeXt cardinality). Default 1.
         base_width: channels per group at ``planes=64``; the 3x3 conv has
@@ -346,6 +346,7 @@ class ResNet(BaseModule):
         conv_cfg: conv config for every conv (``dict(type='ConvWS')``, ``ConvWSConf()``, ...);
             None (default) is ``nn.Conv2d``.
         norm_cfg: norm config for every norm. Default ``dict(type='BN', requires_grad=True)``.
+            ``LN`` (``nn.LayerNorm``) is refused when the model is built: use ``LN2d``.
         act_cfg: activation config for every activation. Default ``dict(type='ReLU')``.
         norm_eval: keep batch norms in eval mode in ``train()`` (frozen statistics). Default
             False.
