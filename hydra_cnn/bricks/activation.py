@@ -7,8 +7,6 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
 from typing import Any
 
 import torch
@@ -23,7 +21,6 @@ __all__ = [
     "HSwish",
     "Swish",
     "build_activation_layer",
-    "build_block_activation",
     "make_act",
 ]
 
@@ -127,30 +124,6 @@ def build_activation_layer(cfg: Any) -> nn.Module:
         A new activation module.
     """
     return ACTIVATION_LAYERS.build_layer(cfg)
-
-
-@functools.lru_cache(maxsize=256)
-def _takes_inplace(cls: Any) -> bool:
-    try:
-        return "inplace" in inspect.signature(cls).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def build_block_activation(cfg: Any, inplace: bool) -> nn.Module:
-    """Build the activation of a block (ConvModule, ResNet blocks) with the block's ``inplace``.
-
-    The config's own ``inplace`` wins; when it is absent or None ("the block decides"), the
-    block's ``inplace`` is passed to classes that take one (not to ``GELU``, ``Clamp``...).
-
-    Args:
-        cfg: any accepted activation config form.
-        inplace: the block's choice.
-    """
-    res = ACTIVATION_LAYERS.resolve(cfg)
-    if res.kwargs.get("inplace") is None and _takes_inplace(ACTIVATION_LAYERS.lookup(res.type)):
-        res = res._replace(kwargs={**res.kwargs, "inplace": inplace})
-    return ACTIVATION_LAYERS.build_layer(None, resolved=res)
 
 
 @layer_factory(ACTIVATION_LAYERS)

@@ -17,36 +17,44 @@ Differences from mmcv 1.7 (all fixes): ``padding_mode='circular'`` reaches the c
 silently zero-padded); activations that take no ``inplace`` (``Clamp``, ``Clip``, ``GELU``,
 ...) work; ``LN`` (``nn.LayerNorm``, which normalises the last dimension) is refused on conv
 maps in favour of ``LN2d``; the block's ``inplace`` is not applied to an activation that runs
-first (it would overwrite the caller's input); a bad ``order`` or ``padding_mode`` raises
-``ValueError`` listing the valid values; the conv bias warning is only given when the norm
-follows the conv; ``fuse()`` and ``fuse_conv_bn`` respect ``order``. Added from mmcv 2.x:
+first (it would overwrite the caller's input); the conv bias warning is only given when the
+norm follows the conv; ``fuse()`` and ``fuse_conv_bn`` respect ``order``. Added from mmcv 2.x:
 ``efficient_conv_bn_eval`` (with a cached folded weight, so it is never slower than the
 unfused block).
+
+Errors keep mmcv's exception classes, with messages that list what is accepted: a ``*_cfg``
+that is no config, or a bad ``order``, raises an error that is also an ``AssertionError`` (as
+mmcv's assertions); an unknown ``padding_mode`` a ``KeyError`` (mmcv looks it up in
+``PADDING_LAYERS``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import warnings
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.instancenorm import _InstanceNorm
 
-from hydra_cnn.bricks.activation import build_block_activation
+from hydra_cnn.bricks.block_layers import build_act, check_conv_map_norm
 from hydra_cnn.bricks.conv import build_conv_layer
 from hydra_cnn.bricks.fusion import (
+    FoldCache,
+    conv_bn_eval,
     fold_bn_into_conv,
-    fold_conv_bn_tensors,
     has_running_stats,
     is_foldable_conv,
     why_not_foldable,
 )
 from hydra_cnn.bricks.norm import build_norm_layer
 from hydra_cnn.bricks.padding import build_padding_layer
-from hydra_cnn.registry import NORM_LAYERS, PADDING_LAYERS, PLUGIN_LAYERS
+from hydra_cnn.common import ConfigKeyError, InvalidArgumentError, InvalidTypeError
+from hydra_cnn.registry import PADDING_LAYERS, PLUGIN_LAYERS
 
 __all__ = ["ConvModule", "DepthwiseSeparableConvModule"]
 
@@ -66,11 +74,22 @@ def _as_size(value: Any) -> Any:
 def _check_order(order: Any) -> tuple[str, str, str]:
     valid = "a permutation of ('conv', 'norm', 'act') as a tuple or list"
     if isinstance(order, str) or not isinstance(order, Sequence):
-        raise ValueError(f"order must be {valid}, but got {order!r}")
+        raise InvalidArgumentError(f"order must be {valid}, but got {order!r}")
     steps = tuple(order)
     if len(steps) != 3 or set(steps) != _ORDER_NAMES:
-        raise ValueError(f"order must be {valid}, but got {order!r}")
+        raise InvalidArgumentError(f"order must be {valid}, but got {order!r}")
     return steps
+
+
+def _check_cfg_form(owner: str, name: str, cfg: Any) -> None:
+    """mmcv asserts each ``*_cfg`` is None or a dict; hydra_cnn takes every config form."""
+    if cfg is None or isinstance(cfg, Mapping | functools.partial) or dataclasses.is_dataclass(cfg):
+        return
+    raise InvalidTypeError(
+        f"{owner} {name} must be None, a dict with 'type', a DictConfig, a structured config "
+        f"(e.g. GNConf(num_groups=2)) or a factory made by instantiate, but got "
+        f"{type(cfg).__name__}: {cfg!r}"
+    )
 
 
 def _pad_layer_arg(padding: Any) -> Any:
@@ -122,6 +141,15 @@ class ConvModule(nn.Module):
             weights (cached between calls). Default False. See
             :meth:`turn_on_efficient_conv_bn_eval`.
 
+    Raises:
+        InvalidTypeError: a ``*_cfg`` that is not a config (``conv_cfg='conv'``); a
+            ``TypeError`` and, as mmcv's assertion, an ``AssertionError``.
+        InvalidArgumentError: an ``order`` that is not a permutation of the three steps; a
+            ``ValueError`` and an ``AssertionError``.
+        KeyError: an unknown ``padding_mode`` (the message lists the accepted ones) or layer
+            type.
+        ValueError: ``LN`` as the norm, or a bad ``bias``.
+
     Example:
         >>> block = ConvModule(3, 8, 3, padding=1, norm_cfg=dict(type='GN', num_groups=2))
         >>> block(torch.randn(1, 3, 16, 16)).shape
@@ -129,6 +157,7 @@ class ConvModule(nn.Module):
     """
 
     _abbr_ = "conv_block"
+    folds_own_conv_bn: ClassVar[bool] = True  # fuse_conv_bn calls fuse(), which knows order
 
     def __init__(
         self,
@@ -154,6 +183,8 @@ class ConvModule(nn.Module):
             _as_size(v) for v in (kernel_size, stride, padding, dilation)
         )
         self.order = _check_order(order)
+        for name, cfg in (("conv_cfg", conv_cfg), ("norm_cfg", norm_cfg), ("act_cfg", act_cfg)):
+            _check_cfg_form("ConvModule", name, cfg)
         self.conv_cfg = conv_cfg
         self.norm_cfg = norm_cfg
         self.act_cfg = act_cfg
@@ -163,7 +194,7 @@ class ConvModule(nn.Module):
         self.with_activation = act_cfg is not None
         norm_after_conv = self.order.index("norm") > self.order.index("conv")
 
-        norm_cls = self._norm_class(norm_cfg) if self.with_norm else None
+        norm_cls = check_conv_map_norm(norm_cfg, "ConvModule")
         if isinstance(bias, str):
             if bias != "auto":
                 raise ValueError(f"bias must be True, False or 'auto', but got {bias!r}")
@@ -191,7 +222,7 @@ class ConvModule(nn.Module):
             conv_padding = 0
         else:
             accepted = [*_NATIVE_PADDING, *PADDING_LAYERS.names()]
-            raise ValueError(
+            raise ConfigKeyError(
                 f"padding_mode {padding_mode!r} is not supported; accepted: "
                 f"{', '.join(repr(m) for m in accepted)}"
             )
@@ -219,32 +250,16 @@ class ConvModule(nn.Module):
 
         if self.with_activation:
             act_first = self.order[0] == "act"
-            self.activate = self._build_act(act_cfg, inplace=inplace and not act_first)
+            self.activate = build_act(act_cfg, inplace=inplace and not act_first)
 
         self.efficient_conv_bn_eval = False
-        self._folded_cache: tuple[tuple[Any, ...], torch.Tensor, torch.Tensor] | None = None
+        self._fold_cache = FoldCache()
         self._build_plan()
         if efficient_conv_bn_eval:
             self.turn_on_efficient_conv_bn_eval(True)
         self.init_weights()
 
     # -- building helpers --------------------------------------------------------------------
-    @staticmethod
-    def _norm_class(norm_cfg: Any) -> Any:
-        type_name = NORM_LAYERS.resolve(norm_cfg).type
-        cls = NORM_LAYERS.lookup(type_name)
-        if cls is nn.LayerNorm:
-            raise ValueError(
-                f"norm_cfg type {type_name!r} is nn.LayerNorm, which normalises the last "
-                "dimension of its input (the width of a conv map), not the channels. Use "
-                "type='LN2d' (LayerNorm2d, option layers/norm=ln2d) for conv feature maps."
-            )
-        return cls
-
-    @staticmethod
-    def _build_act(act_cfg: Any, inplace: bool) -> nn.Module:
-        return build_block_activation(act_cfg, inplace)
-
     def _build_plan(self) -> None:
         """Precompute the names of the children ``forward`` calls, in order.
 
@@ -345,7 +360,7 @@ class ConvModule(nn.Module):
         setattr(self, self.norm_name, nn.Identity())  # type: ignore[arg-type]
         self.with_bias = True
         self.efficient_conv_bn_eval = False
-        self._folded_cache = None
+        self._fold_cache.clear()
         self._build_plan()
         return self
 
@@ -374,7 +389,7 @@ class ConvModule(nn.Module):
             efficient_conv_bn_eval and self._conv_bn_foldable()
             and is_foldable_conv(self.conv, on_the_fly=True)
         )
-        self._folded_cache = None
+        self._fold_cache.clear()
         self._build_plan()
 
     # -- forward -----------------------------------------------------------------------------
@@ -410,51 +425,10 @@ class ConvModule(nn.Module):
 
     def _conv_bn_eval(self, x: torch.Tensor, bn_name: str) -> torch.Tensor:
         mods = self._modules
-        conv: Any = mods["conv"]
-        bn: Any = mods[bn_name]
-        buffers = bn._buffers
-        if bn.training or buffers.get("running_var") is None or buffers.get("running_mean") is None:
-            return bn(conv(x))
-        if torch.compiler.is_compiling():
-            if not torch.is_grad_enabled():
-                # a compiled inference graph fuses BN into the conv's epilogue itself, while
-                # folding in the graph would recompute the weights on every call (no cache)
-                return bn(conv(x))
-            weight, bias = fold_conv_bn_tensors(conv.weight, conv.bias, bn)
-        elif torch.is_grad_enabled():
-            weight, bias = fold_conv_bn_tensors(conv.weight, conv.bias, bn)  # in the graph
-        else:
-            weight, bias = self._folded(conv, bn)
-        return conv._conv_forward(x, weight, bias)
-
-    def _folded(self, conv: Any, bn: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        """The folded weight and bias for no-grad eval, cached while the inputs are unchanged."""
-        # The cache is valid while the same six tensors hold the same values: checked by object
-        # identity and version counter (bumped by every in-place write: optimizer steps,
-        # load_state_dict, init). ``_apply`` (.to(), .half(), ...) drops the cache, since it may
-        # swap a tensor's storage without a version bump. Unrolled: this runs on every call.
-        cp, bp, bb = conv._parameters, bn._parameters, bn._buffers
-        w, b, g, beta = cp["weight"], cp.get("bias"), bp.get("weight"), bp.get("bias")
-        mean, var = bb["running_mean"], bb["running_var"]
-        try:
-            key = (
-                id(w), w._version, id(mean), mean._version, id(var), var._version,
-                -1 if b is None else (id(b), b._version),
-                -1 if g is None else (id(g), g._version),
-                -1 if beta is None else (id(beta), beta._version),
-                bn.eps,
-            )
-        except RuntimeError:  # inference tensors have no version counter
-            return fold_conv_bn_tensors(conv.weight, conv.bias, bn)
-        cache = self._folded_cache
-        if cache is not None and cache[0] == key:
-            return cache[1], cache[2]
-        weight, bias = fold_conv_bn_tensors(conv.weight, conv.bias, bn)
-        self._folded_cache = (key, weight, bias)
-        return weight, bias
+        return conv_bn_eval(mods["conv"], mods[bn_name], x, self._fold_cache)
 
     def _apply(self, fn: Any, recurse: bool = True) -> ConvModule:
-        self._folded_cache = None
+        self._fold_cache.clear()  # .to()/.half() may swap storage without a version bump
         return super()._apply(fn, recurse)
 
 
@@ -480,7 +454,9 @@ class DepthwiseSeparableConvModule(nn.Module):
             ``norm_cfg``.
         pw_act_cfg: the pointwise conv's activation; ``'default'`` (default) uses ``act_cfg``.
         **kwargs: other :class:`ConvModule` arguments for both convs (``conv_cfg``, ``bias``,
-            ``inplace``, ``order``, ``padding_mode``, ...). ``groups`` is refused.
+            ``inplace``, ``order``, ``padding_mode``, ...). ``groups`` is refused with
+            ``InvalidTypeError`` (a ``TypeError`` and, as mmcv's assertion, an
+            ``AssertionError``).
 
     Example:
         >>> m = DepthwiseSeparableConvModule(8, 16, 3, padding=1, norm_cfg=dict(type='BN'))
@@ -506,9 +482,10 @@ class DepthwiseSeparableConvModule(nn.Module):
     ) -> None:
         super().__init__()
         if "groups" in kwargs:
-            raise TypeError(
-                "DepthwiseSeparableConvModule got groups=; the depthwise conv always uses "
-                "groups=in_channels and the pointwise conv groups=1"
+            raise InvalidTypeError(
+                f"DepthwiseSeparableConvModule got groups={kwargs['groups']!r}, which it does "
+                "not accept: the depthwise conv always uses groups=in_channels and the "
+                "pointwise conv groups=1"
             )
         dw_norm_cfg = norm_cfg if _is_default(dw_norm_cfg) else dw_norm_cfg
         dw_act_cfg = act_cfg if _is_default(dw_act_cfg) else dw_act_cfg

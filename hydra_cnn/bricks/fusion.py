@@ -33,7 +33,18 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 
-__all__ = ["convert_sync_batchnorm", "fuse_conv_bn", "revert_sync_batchnorm"]
+__all__ = [
+    "FoldCache",
+    "conv_bn_eval",
+    "convert_sync_batchnorm",
+    "fold_bn_into_conv",
+    "fold_conv_bn_tensors",
+    "fuse_conv_bn",
+    "has_running_stats",
+    "is_foldable_conv",
+    "revert_sync_batchnorm",
+    "why_not_foldable",
+]
 
 _STOCK_FORWARDS = (nn.Conv1d.forward, nn.Conv2d.forward, nn.Conv3d.forward)
 
@@ -125,13 +136,97 @@ def fold_bn_into_conv(conv: _ConvNd, bn: _BatchNorm) -> None:
             conv.bias = nn.Parameter(new_bias, requires_grad=conv.weight.requires_grad)
 
 
+class FoldCache:
+    """The folded ``(weight, bias)`` of one conv + batch norm pair, for no-grad eval, reused
+    while the tensors it was computed from are unchanged.
+
+    Validity is checked by the identity and version counter of each of the six tensors (conv
+    weight and bias, norm weight and bias, running mean and variance) and ``eps``: every
+    in-place write (optimizer step, ``load_state_dict``, init) bumps a version counter, so a
+    stale entry is never used. A module that holds one clears it in ``_apply`` (``.to()``,
+    ``.half()``, ...), which may swap a tensor's storage without a version bump.
+
+    Example:
+        >>> cache = FoldCache()
+        >>> conv, bn = nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4).eval()
+        >>> w, b = cache.folded(conv, bn)
+        >>> cache.folded(conv, bn)[0] is w
+        True
+    """
+
+    __slots__ = ("bias", "key", "weight")
+
+    def __init__(self) -> None:
+        self.key: tuple[Any, ...] | None = None
+        self.weight: torch.Tensor | None = None
+        self.bias: torch.Tensor | None = None
+
+    def clear(self) -> None:
+        """Forget the cached tensors."""
+        self.key = self.weight = self.bias = None
+
+    def folded(self, conv: Any, bn: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """The folded weight and bias of ``conv`` followed by ``bn`` (eval mode)."""
+        # Unrolled: this runs on every call of an efficient-eval block.
+        cp, bp, bb = conv._parameters, bn._parameters, bn._buffers
+        w, b, g, beta = cp["weight"], cp.get("bias"), bp.get("weight"), bp.get("bias")
+        mean, var = bb["running_mean"], bb["running_var"]
+        try:
+            key = (
+                id(w), w._version, id(mean), mean._version, id(var), var._version,
+                -1 if b is None else (id(b), b._version),
+                -1 if g is None else (id(g), g._version),
+                -1 if beta is None else (id(beta), beta._version),
+                bn.eps,
+            )
+        except RuntimeError:  # inference tensors have no version counter
+            return fold_conv_bn_tensors(conv.weight, conv.bias, bn)
+        if self.key == key and self.weight is not None and self.bias is not None:
+            return self.weight, self.bias
+        weight, bias = fold_conv_bn_tensors(conv.weight, conv.bias, bn)
+        self.key, self.weight, self.bias = key, weight, bias
+        return weight, bias
+
+
+def conv_bn_eval(conv: Any, bn: Any, x: torch.Tensor, cache: FoldCache) -> torch.Tensor:
+    """``bn(conv(x))`` computed as one conv with folded weights when ``bn`` is in eval mode
+    with running statistics (efficient conv-BN eval, arXiv 2305.11624); otherwise as it is.
+
+    Under ``torch.no_grad`` the folded tensors come from ``cache``; with gradients they are
+    folded in the graph (so fine-tuning with frozen statistics gets the right gradients); in
+    a compiled inference graph the conv and norm run as they are (the compiler fuses them).
+
+    Args:
+        conv: a convolution with a stock forward (see :func:`is_foldable_conv`).
+        bn: the batch norm that follows it.
+        x: the conv's input.
+        cache: the pair's :class:`FoldCache`.
+    """
+    buffers = bn._buffers
+    if bn.training or buffers.get("running_var") is None or buffers.get("running_mean") is None:
+        return bn(conv(x))
+    if torch.compiler.is_compiling():
+        if not torch.is_grad_enabled():
+            # a compiled inference graph fuses BN into the conv's epilogue itself, while
+            # folding in the graph would recompute the weights on every call (no cache)
+            return bn(conv(x))
+        weight, bias = fold_conv_bn_tensors(conv.weight, conv.bias, bn)
+    elif torch.is_grad_enabled():
+        weight, bias = fold_conv_bn_tensors(conv.weight, conv.bias, bn)  # in the graph
+    else:
+        weight, bias = cache.folded(conv, bn)
+    return conv._conv_forward(x, weight, bias)
+
+
 def fuse_conv_bn(model: nn.Module) -> nn.Module:
     """Fold every batch norm that follows a convolution into it, for inference; in place.
 
     Walks ``named_children()`` recursively. A batch norm (``BatchNorm1d/2d/3d``,
     ``SyncBatchNorm``, affine or not) registered right after a ``Conv1d/2d/3d`` sibling is folded
-    into that conv and replaced by ``nn.Identity()``. Inside a ``ConvModule`` the norm folds only
-    when the block runs the conv right before it (see :meth:`ConvModule.fuse`). Skipped, with no
+    into that conv and replaced by ``nn.Identity()``. A block that knows the order its layers run
+    in declares ``folds_own_conv_bn = True`` and folds itself with its ``fuse()`` method: in a
+    ``ConvModule`` the norm folds only when the block runs the conv right before it (see
+    :meth:`ConvModule.fuse`). Skipped, with no
     error: a batch norm without running statistics (``track_running_stats=False``) or with no
     conv before it. A conv whose forward rewrites its weight (``ConvWS2d``, spectral norm) is not
     folded and a ``UserWarning`` names it. Call it on a model in eval mode: the folded model
@@ -148,10 +243,8 @@ def fuse_conv_bn(model: nn.Module) -> nn.Module:
         >>> fuse_conv_bn(m)[1]
         Identity()
     """
-    from hydra_cnn.bricks.conv_module import ConvModule
-
-    if isinstance(model, ConvModule):
-        return model.fuse()
+    if getattr(type(model), "folds_own_conv_bn", False):
+        return model.fuse()  # type: ignore[operator]
     last_conv: tuple[str, nn.Module] | None = None
     for name, child in list(model.named_children()):
         if isinstance(child, _BatchNorm) and last_conv is not None:

@@ -79,6 +79,8 @@ class _ResNetTail:
     norm_cfg: Any = field(default_factory=_bn)
     act_cfg: Any = field(default_factory=_relu)
     norm_eval: bool = False
+    bn_eval: bool = False
+    bn_frozen: bool = False
     with_cp: bool = False
     groups: int = 1
     base_width: int = 64
@@ -173,6 +175,8 @@ class VGGConf:
     out_indices: Any = field(default_factory=lambda: [0, 1, 2, 3, 4])
     frozen_stages: int = -1
     norm_eval: bool = False
+    bn_eval: bool = False
+    bn_frozen: bool = False
     ceil_mode: bool = False
     with_last_pool: bool = True
     dropout: float = 0.5

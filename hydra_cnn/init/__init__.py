@@ -2,10 +2,13 @@
 
 - :mod:`~hydra_cnn.init.functions`: ``constant_init``, ``kaiming_init``, ... for one module;
 - :mod:`~hydra_cnn.init.initializers`: the ``INITIALIZERS`` members (``KaimingInit``, ...,
-  ``PretrainedInit``), :func:`initialize` (``layer``/``override`` rules) and :func:`make_init`
-  (the ``init`` config options' target);
+  ``PretrainedInit``);
+- :mod:`~hydra_cnn.init.apply`: :func:`initialize` (the ``layer``/``override``/``norm``
+  rules, every config checked before the first write) and :func:`make_init` (the ``init``
+  config options' target);
 - :mod:`~hydra_cnn.init.base_module`: ``BaseModule``, ``Sequential``, ``ModuleList``,
-  ``ModuleDict`` and their ``init_weights()`` priority rules;
+  ``ModuleDict`` and the ``init_weights()`` walk and its priority rules;
+- :mod:`~hydra_cnn.init.tracking`: the engine that follows every write during an init;
 - :mod:`~hydra_cnn.init.report`: the init report (final writer of every tensor);
 - :mod:`~hydra_cnn.init.meta`: :func:`build_model`, which skips PyTorch's default init by
   building on the meta device when the init config covers every tensor.
@@ -19,6 +22,7 @@
     'Kaiming'
 """
 
+from hydra_cnn.init.apply import initialize, make_init
 from hydra_cnn.init.base_module import BaseModule, ModuleDict, ModuleList, Sequential
 from hydra_cnn.init.functions import (
     bias_init_with_prob,
@@ -41,8 +45,6 @@ from hydra_cnn.init.initializers import (
     TruncNormalInit,
     UniformInit,
     XavierInit,
-    initialize,
-    make_init,
 )
 from hydra_cnn.init.meta import build_model
 from hydra_cnn.init.report import InitEntry, InitReport, init_report, update_init_info

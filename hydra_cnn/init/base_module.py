@@ -1,7 +1,7 @@
 """``BaseModule``: an ``nn.Module`` that initialises itself from ``init_cfg``; and the
 ``Sequential``, ``ModuleList`` and ``ModuleDict`` containers that take one too.
 
-``model.init_weights()`` walks the model once:
+``model.init_weights()`` walks the model once (:func:`init_subtree` holds the order):
 
 1. a module's own ``init_cfg`` applies to its whole subtree (``Pretrained`` entries wait);
 2. then its children are visited, so an inner ``init_cfg`` wins over an outer one;
@@ -9,9 +9,13 @@
    ``super().init_weights()``); plain containers are walked through, so a ``BaseModule``
    inside an ``nn.Sequential`` still gets its config applied;
 3. built-in default inits (``init_weights`` methods marked ``_is_default_init = True``, such as
-   ``ConvModule``'s kaiming init) run too, but never undo what a config, a checkpoint or a
-   user's ``init_weights`` wrote before them (mmcv issue #1685);
+   ``ConvModule``'s kaiming init) never undo what a config, a checkpoint or a user's
+   ``init_weights`` wrote before them (mmcv issue #1685). They still run where mmcv's walk
+   calls them, so their random draws keep a seeded run in step with mmcv's;
 4. ``Pretrained`` entries load last, after the children.
+
+Before anything is written, every ``init_cfg`` the walk will apply is built and checked
+(:func:`check_init_tree`): a bad value anywhere leaves the model unchanged.
 
     >>> class Head(BaseModule):
     ...     def __init__(self, init_cfg=None):
@@ -38,19 +42,27 @@ from typing import Any
 
 from torch import nn
 
-from hydra_cnn.init.initializers import PretrainedInit, apply_inits, prepare_inits
-from hydra_cnn.init.report import (
+from hydra_cnn.init.apply import apply_steps, plan_inits, prepare_inits
+from hydra_cnn.init.report import InitReport, init_report
+from hydra_cnn.init.tracking import (
     DEFAULT,
     USER,
-    InitReport,
     InitTracker,
     active_tracker,
-    init_report,
     mark_uninitialized,
     tracking,
 )
 
-__all__ = ["BaseModule", "ModuleDict", "ModuleList", "Sequential", "init_module_tree"]
+__all__ = [
+    "BaseModule",
+    "ModuleDict",
+    "ModuleList",
+    "Sequential",
+    "check_init_tree",
+    "init_module_tree",
+    "init_subtree",
+    "visit_module",
+]
 
 logger = logging.getLogger("hydra_cnn.init")
 
@@ -70,18 +82,95 @@ def _needs_args(fn: Callable[..., Any]) -> bool:
     )
 
 
-def _split_init_cfg(init_cfg: Any) -> tuple[list[Any], list[Any]]:
-    """``(others, pretrained)``, each with its ``via`` label, validated."""
-    if init_cfg is None:
-        return [], []
-    inits = prepare_inits(init_cfg)
-    others = [(o, v) for o, v in inits if not isinstance(o, PretrainedInit)]
-    pretrained = [(o, v) for o, v in inits if isinstance(o, PretrainedInit)]
-    return others, pretrained
+def _walks_into(module: nn.Module) -> bool:
+    """Whether the init walk visits ``module``'s children itself: not for a module whose own
+    ``init_weights()`` (not BaseModule's) takes charge of its subtree."""
+    if isinstance(module, BaseModule):
+        return True
+    fn = getattr(module, "init_weights", None)
+    return not callable(fn) or _needs_args(fn)
 
 
-def _visit(child: nn.Module, tracker: InitTracker) -> None:
-    """Initialise ``child``'s subtree inside an ancestor's ``init_weights``."""
+def init_subtree(module: nn.Module, init_cfg: Any, tracker: InitTracker,
+                 walk: Callable[[], None]) -> None:
+    """Initialise ``module``'s subtree in the one order every entry point uses.
+
+    1. ``module``'s own ``init_cfg`` (all but ``Pretrained`` entries), on its whole subtree;
+    2. ``walk()``: the children (their own configs and ``init_weights``, so inner wins);
+    3. the ``Pretrained`` entries, last.
+
+    Every config is built and checked (:func:`~hydra_cnn.init.apply.plan_inits`) before the
+    first write.
+    """
+    inits = prepare_inits(init_cfg) if init_cfg is not None else []
+    first = plan_inits(module, [(o, v) for o, v in inits if not o.loads_checkpoint])
+    last = plan_inits(module, [(o, v) for o, v in inits if o.loads_checkpoint])
+    apply_steps(module, first, tracker)
+    walk()
+    apply_steps(module, last, tracker)
+
+
+def check_init_tree(root: nn.Module, init_cfg: Any = None) -> None:
+    """Build and check every ``init_cfg`` an ``init_weights()`` walk from ``root`` will apply
+    (and ``init_cfg`` for ``root`` itself), so that a bad value anywhere raises before any
+    tensor is written. Writes nothing and warns about nothing."""
+    if init_cfg is not None:
+        plan_inits(root, prepare_inits(init_cfg), warn=False)
+    stack = [root]
+    while stack:
+        m = stack.pop()
+        if isinstance(m, BaseModule):
+            if m._is_init:
+                continue
+            if m.init_cfg is not None:
+                plan_inits(m, prepare_inits(m.init_cfg), warn=False)
+        if m is root or _walks_into(m):
+            stack.extend(m.children())
+
+
+def _reached_by_mmcv(child: nn.Module, tracker: InitTracker) -> bool:
+    """Whether mmcv 1.7's ``init_weights`` walk calls ``child.init_weights()``: that walk only
+    goes down through ``BaseModule``s, so every module between the root and ``child`` must be
+    one."""
+    path = tracker.path_of(child)
+    if not path:
+        return True
+    m = tracker.root
+    for name in path.split(".")[:-1]:
+        m = m._modules[name]  # type: ignore[assignment]
+        if not isinstance(m, BaseModule):
+            return False
+    return True
+
+
+def _run_default_init(child: nn.Module, fn: Callable[[], Any], tracker: InitTracker) -> None:
+    """Run a built-in default init (``ConvModule``'s kaiming) without letting it undo a
+    config, a checkpoint or a user's ``init_weights`` (mmcv #1685).
+
+    On a model with real values it runs exactly where mmcv's walk calls it, so its random
+    draws keep the random stream in step with mmcv's (the tensors it must not undo get their
+    values back afterwards); elsewhere it is skipped: the module already holds what it gave it
+    at construction. After ``to_empty`` it runs wherever something is left to fill.
+    """
+    name = type(child).__name__
+    if not tracker.empty:
+        if not _reached_by_mmcv(child, tracker):
+            logger.debug("default %s.init_weights not re-run inside a plain container", name)
+            return
+    else:
+        protected, params = tracker.protected(child)
+        has_configs = any(isinstance(m, BaseModule) for m in child.modules())
+        if params and len(protected) == len(params) and not has_configs:
+            logger.debug("default %s.init_weights skipped: its parameters are set", name)
+            return
+    writer = tracker.writer_for(child, DEFAULT, f"{name}.init_weights", via="default")
+    tracker.run_guarded(child, fn, writer)
+
+
+def visit_module(child: nn.Module, tracker: InitTracker) -> None:
+    """Initialise ``child``'s subtree inside an ancestor's ``init_weights`` (or as the root of
+    ``build_model``): a ``BaseModule`` applies its configs, a module with its own
+    ``init_weights()`` has it called, a plain module has its children visited."""
     if isinstance(child, BaseModule):
         if child._is_init:
             logger.debug("%s is already initialised; skipped", type(child).__name__)
@@ -102,13 +191,7 @@ def _visit(child: nn.Module, tracker: InitTracker) -> None:
         init_module_tree(child, tracker)
         return
     if _is_default_init(fn):
-        protected, params = tracker.protected(child)
-        has_configs = any(isinstance(m, BaseModule) for m in child.modules())
-        if params and len(protected) == len(params) and not has_configs:
-            logger.debug("default %s.init_weights skipped: its parameters are set", name)
-        else:
-            writer = tracker.writer_for(child, DEFAULT, f"{name}.init_weights", via="default")
-            tracker.run_guarded(child, fn, writer)
+        _run_default_init(child, fn, tracker)
     else:
         writer = tracker.writer_for(child, USER, f"{name}.init_weights", via="init_weights")
         with tracker.writing(child, writer):
@@ -120,16 +203,13 @@ def _visit(child: nn.Module, tracker: InitTracker) -> None:
 def init_module_tree(module: nn.Module, tracker: InitTracker) -> None:
     """Visit ``module``'s children as ``BaseModule.init_weights`` does (for plain roots)."""
     for child in module.children():
-        _visit(child, tracker)
+        visit_module(child, tracker)
 
 
 def _init_base_module(module: BaseModule, tracker: InitTracker) -> None:
-    others, pretrained = _split_init_cfg(module.init_cfg)
     if module.init_cfg is not None:
         logger.debug("initialize %s with init_cfg %s", type(module).__name__, module.init_cfg)
-    apply_inits(module, others, tracker)
-    init_module_tree(module, tracker)
-    apply_inits(module, pretrained, tracker)
+    init_subtree(module, module.init_cfg, tracker, lambda: init_module_tree(module, tracker))
     module._is_init = True
 
 
@@ -156,6 +236,7 @@ def _wrap_init_weights(fn: Callable[..., Any], user_frame: bool = True) -> Calla
             return fn(self, *args, **kwargs)
         if _top_level_guard(self):
             return None
+        check_init_tree(self)
         flag = self.init_report_enabled if report is None else report
         with tracking(self, report=bool(flag)) as tracker:
             if not user_frame:

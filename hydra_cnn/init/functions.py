@@ -20,6 +20,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from hydra_cnn.common import InvalidArgumentError
+
 __all__ = [
     "bias_init_with_prob",
     "caffe2_xavier_init",
@@ -66,7 +68,7 @@ def _init_bias(module: nn.Module, bias: float) -> None:
 
 def _check_choice(what: str, value: Any, accepted: tuple[str, ...]) -> None:
     if value not in accepted:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{what} must be one of {', '.join(repr(a) for a in accepted)}, but got {value!r}"
         )
 
@@ -100,7 +102,8 @@ def xavier_init(
         distribution: ``'normal'`` (default) or ``'uniform'``.
 
     Raises:
-        ValueError: for another ``distribution``.
+        InvalidArgumentError: for another ``distribution`` (a ``ValueError`` and, as mmcv's
+            assertion, an ``AssertionError``).
 
     Example:
         >>> xavier_init(nn.Conv2d(3, 3, 1), distribution='uniform')
@@ -197,7 +200,8 @@ def kaiming_init(
         distribution: ``'normal'`` (default) or ``'uniform'``.
 
     Raises:
-        ValueError: for another ``distribution`` or ``mode``.
+        InvalidArgumentError: for another ``distribution`` or ``mode`` (a ``ValueError`` and,
+            as mmcv's assertion, an ``AssertionError``).
 
     Example:
         >>> kaiming_init(nn.Conv2d(3, 3, 1))

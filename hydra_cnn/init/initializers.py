@@ -1,38 +1,44 @@
-"""Initializers (``KaimingInit``, ``PretrainedInit``, ...), the ``INITIALIZERS`` registry's
-members, and :func:`initialize`, which applies init configs to a model.
+"""Initializers (``KaimingInit``, ``PretrainedInit``, ...): the ``INITIALIZERS`` registry's
+members.
 
-An init config names an initializer by ``type`` and says where it applies::
+Each initializer is configured once and called on a module; ``layer`` holds class names matched
+against every class in a module's MRO (so a subclass of ``nn.Conv2d`` matches ``'Conv2d'``, and
+``'_BatchNorm'`` matches every batch norm)::
 
-    >>> initialize(model, dict(type='Kaiming', layer='Conv2d'))                # every Conv2d
-    >>> initialize(model, dict(type='Normal', std=0.01, override=dict(name='fc')))  # model.fc
-    >>> initialize(model, [dict(type='Constant', layer='Conv2d', val=1),         # in order
-    ...                    dict(type='Constant', layer='BatchNorm2d', val=1, bias=0)])
+    >>> KaimingInit(layer='Conv2d')(model)                    # doctest: +SKIP
+    >>> ConstantInit(val=1, layer='_BatchNorm')(model)        # doctest: +SKIP
 
-``layer`` holds class names matched against every class in a module's MRO (so a subclass of
-``nn.Conv2d`` matches ``'Conv2d'``, and ``'_BatchNorm'`` matches every batch norm).
-``override=dict(name=..., ...)`` re-initialises the submodule ``name`` (a dotted path works
-too), every layer with weights in it; with only ``name`` it reuses the parent's initializer.
-hydra_cnn adds ``norm``: init configs applied after this one (the shipped ``init`` options use
-it to keep norm layers at weight 1, bias 0).
+Matching layers are visited as ``nn.Module.apply`` visits them (children before their parent),
+so a seeded run draws the same values as mmcv 1.7. Arguments are checked when the initializer
+is built, so a config with a bad value fails before anything is written.
 
-A config may be a dict, an OmegaConf ``DictConfig``, a structured config (``KaimingInitConf()``)
-or an initializer object (``KaimingInit(layer='Conv2d')``, what ``instantiate`` makes of an
-``init`` option); a list of these applies in order. The caller's config is never mutated.
+:func:`initialize` (which applies init configs with their ``override`` and ``norm`` keys) and
+:func:`make_init` live in :mod:`hydra_cnn.init.apply`; they are re-exported here.
 """
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import functools
 import logging
+import math
 import numbers
 import warnings
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, ClassVar
 
+import torch
 from torch import nn
 
+from hydra_cnn.common import InvalidArgumentError, closest_match
+from hydra_cnn.init.apply import (
+    Initializer,
+    apply_inits,
+    initialize,
+    make_init,
+    plan_inits,
+    prepare_inits,
+    to_plain,
+)
 from hydra_cnn.init.functions import (
     bias_init_with_prob,
     constant_init,
@@ -42,36 +48,37 @@ from hydra_cnn.init.functions import (
     uniform_init,
     xavier_init,
 )
-from hydra_cnn.init.report import (
-    CHECKPOINT,
-    CONFIG,
-    LOADED,
-    InitTracker,
-    Writer,
-    active_tracker,
-    tracking,
-    update_init_info,
-)
-from hydra_cnn.registry import INITIALIZERS, ConfigKeyError, build_from_cfg, cfg_to_dict, closest_match
+from hydra_cnn.init.tracking import active_tracker, update_init_info
+from hydra_cnn.registry import INITIALIZERS
 
 __all__ = [
     "BaseInit",
     "Caffe2XavierInit",
     "ConstantInit",
+    "Initializer",
     "KaimingInit",
     "NormalInit",
     "PretrainedInit",
     "TruncNormalInit",
     "UniformInit",
     "XavierInit",
+    "apply_inits",
     "initialize",
     "make_init",
+    "plan_inits",
+    "prepare_inits",
     "update_init_info",
 ]
 
 logger = logging.getLogger("hydra_cnn.init")
 
-_MISSING = "???"
+_plain = to_plain
+
+#: Nonlinearity names ``torch.nn.init.calculate_gain`` accepts (Kaiming's gain).
+NONLINEARITIES = (
+    "linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+    "conv_transpose3d", "sigmoid", "tanh", "relu", "leaky_relu", "selu",
+)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -92,35 +99,47 @@ def _module_class_names() -> set[str]:
     return {c.__name__ for c in seen} | {"Module"}
 
 
-def _type_name(cls: type) -> str:
-    """The name ``cls`` is registered under in INITIALIZERS (its class name if none)."""
-    for name, member in INITIALIZERS.module_dict.items():
-        if member is cls:
-            return name
-    return cls.__name__
+def _apply_order(module: nn.Module) -> Iterator[tuple[str, nn.Module]]:
+    """``(path, submodule)`` pairs in the order ``module.apply(fn)`` calls ``fn``: each child's
+    subtree first, then the module itself (a module registered twice is visited twice, as
+    there). Iterative, so deep models do not hit the recursion limit."""
+    stack = [("", module, iter(module.named_children()))]
+    while stack:
+        path, m, children = stack[-1]
+        for name, child in children:
+            sub = f"{path}.{name}" if path else name
+            stack.append((sub, child, iter(child.named_children())))
+            break
+        else:
+            stack.pop()
+            yield path, m
 
 
-def _plain(value: Any) -> Any:
-    if type(value).__module__.startswith("omegaconf"):
-        from omegaconf import OmegaConf
-
-        return OmegaConf.to_container(value, resolve=True)
-    return value
+def _number(owner: str, name: str, value: Any) -> float:
+    """``value`` if it is a finite real number (not a bool); TypeError/ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{owner}: {name} must be a number, but got {type(value).__name__}: {value!r}"
+        )
+    if not math.isfinite(value):
+        raise ValueError(f"{owner}: {name} must be a finite number, but got {value!r}")
+    return value  # type: ignore[return-value]
 
 
 def _check_choice(owner: str, what: str, value: Any, accepted: tuple[str, ...]) -> None:
     if value not in accepted:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{owner} {what} must be one of {', '.join(map(repr, accepted))}, but got {value!r}"
         )
 
 
-class BaseInit:
+class BaseInit(Initializer):
     """Base class of the weight initializers: holds ``bias``, ``bias_prob`` and ``layer``.
 
     Subclasses implement :meth:`init_module` (how one matching module is initialised) and
     :meth:`_report_args`; calling the initializer on a model applies it to every submodule
-    whose class (or any class in its MRO) is named in ``layer``.
+    whose class (or any class in its MRO) is named in ``layer``, children before their parent
+    (``nn.Module.apply``'s order, as mmcv).
 
     Args:
         bias: value for every bias (default 0); a number.
@@ -134,14 +153,16 @@ class BaseInit:
         override: ``override`` entries (dicts with ``name``) that :func:`initialize` applies
             after this initializer; set by :func:`make_init`.
         norm: initializers :func:`initialize` applies after this one (``norm`` key).
+        needs_fan: class attribute, True for initializers that compute fan-in/fan-out
+            (``Xavier``, ``Kaiming``): they refuse weights with fewer than 2 dimensions
+            before anything is written.
 
     Example:
         >>> init = ConstantInit(val=1, bias=0, layer=['Conv2d', 'Linear'])
         >>> init(model)                                            # doctest: +SKIP
     """
 
-    override: list[dict[str, Any]] | None = None
-    norm: list[Any] | None = None
+    needs_fan: ClassVar[bool] = False
 
     def __init__(
         self, *, bias: float = 0, bias_prob: float | None = None,
@@ -184,11 +205,6 @@ class BaseInit:
         return {"bias": self.bias}
 
     # -- applying ------------------------------------------------------------------------------
-    @property
-    def type_name(self) -> str:
-        """The registry name of this initializer (``'Kaiming'``)."""
-        return _type_name(type(self))
-
     def report_args(self) -> dict[str, Any]:
         """Arguments for the init report (``bias_prob`` included when it set the bias)."""
         args = self._report_args()
@@ -202,27 +218,62 @@ class BaseInit:
             f"{k}={v}" for k, v in self.report_args().items()
         )
 
+    def applies_by_itself(self) -> bool:
+        """Whether it selects layers (``layer`` or ``wholemodule``)."""
+        return bool(self.layer) or self.wholemodule
+
+    def for_whole_module(self) -> BaseInit:
+        """A copy that initialises every layer with a weight or bias (an ``override`` target)."""
+        clone = super().for_whole_module()
+        assert isinstance(clone, BaseInit)
+        clone.layer = []
+        clone.wholemodule = True
+        return clone
+
+    def _named_matches(self, module: nn.Module) -> tuple[list[tuple[str, nn.Module]], set[str]]:
+        if self.wholemodule:
+            return list(_apply_order(module)), set()
+        wanted = set(self.layer)
+        found: set[str] = set()
+        hits = []
+        for path, m in _apply_order(module):
+            cls: Any = m.__class__
+            common = wanted & _mro_names(cls)
+            if common:
+                hits.append((path, m))
+                found |= common
+        return hits, found
+
     def matches(self, module: nn.Module) -> list[nn.Module]:
-        """The submodules of ``module`` this initializer applies to, in ``modules()`` order.
+        """The submodules of ``module`` this initializer applies to, in the order it applies to
+        them: ``module.apply``'s order, each child's subtree before its parent.
 
         Warns when no ``layer`` entry matches anything, and when an entry names no
         ``nn.Module`` class at all (a typo), suggesting the closest name.
         """
-        if self.wholemodule:
-            return list(module.modules())
-        wanted = set(self.layer)
-        found: set[str] = set()
-        hits = []
-        for m in module.modules():
-            cls: Any = m.__class__
-            common = wanted & _mro_names(cls)
-            if common:
-                hits.append(m)
-                found |= common
-        missing = [n for n in self.layer if n not in found]
-        if missing:
-            self._warn_unmatched(module, missing, any_found=bool(found))
-        return hits
+        hits, found = self._named_matches(module)
+        if not self.wholemodule:
+            missing = [n for n in self.layer if n not in found]
+            if missing:
+                self._warn_unmatched(module, missing, any_found=bool(found))
+        return [m for _, m in hits]
+
+    def check(self, module: nn.Module) -> None:
+        """Raise ``ValueError`` if a layer it would initialise in ``module`` cannot take it (a
+        fan-based init on a weight with fewer than 2 dimensions); writes nothing."""
+        if not self.needs_fan or not self.applies_by_itself():
+            return
+        for path, m in self._named_matches(module)[0]:
+            weight = getattr(m, "weight", None)
+            if isinstance(weight, torch.Tensor) and weight.dim() < 2:
+                where = f"{path!r} ({type(m).__name__})" if path else type(m).__name__
+                raise ValueError(
+                    f"{self.type_name} init cannot initialise {where} in "
+                    f"{type(module).__name__}: its weight has shape {tuple(weight.shape)}, and "
+                    f"{self.type_name} computes fan-in/fan-out, which needs at least 2 "
+                    "dimensions. Leave it out of layer= (or of the override target), or give it "
+                    "an init without fans (Constant, Normal, Uniform, TruncNormal)."
+                )
 
     def _warn_unmatched(self, module: nn.Module, missing: list[str], any_found: bool) -> None:
         known = _module_class_names()
@@ -247,7 +298,7 @@ class BaseInit:
                          where)
 
     def __call__(self, module: nn.Module) -> None:
-        if not self.wholemodule and not self.layer:
+        if not self.applies_by_itself():
             warnings.warn(
                 f"{self.type_name} init has no layer (and is not applied to a whole module), so "
                 "it initialises nothing.", UserWarning, stacklevel=2,
@@ -292,15 +343,19 @@ class XavierInit(BaseInit):
 
     Args:
         gain: scaling factor (default 1).
-        distribution: ``'normal'`` (default) or ``'uniform'``.
+        distribution: ``'normal'`` (default) or ``'uniform'``; another value raises
+            ``InvalidArgumentError`` (a ``ValueError`` and, as in mmcv, an ``AssertionError``).
         **kwargs: ``bias`` (default 0), ``bias_prob``, ``layer``: see :class:`BaseInit`.
 
     Example:
         >>> XavierInit(distribution='uniform', layer='Linear')(model)   # doctest: +SKIP
     """
 
+    needs_fan = True
+
     def __init__(self, gain: float = 1, distribution: str = "normal", **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        _number("XavierInit", "gain", gain)
         _check_choice("XavierInit", "distribution", distribution, ("normal", "uniform"))
         self.gain = gain
         self.distribution = distribution
@@ -316,8 +371,8 @@ class NormalInit(BaseInit):
     """Weights from N(mean, std^2) (``Normal``).
 
     Args:
-        mean: mean (default 0).
-        std: standard deviation (default 1).
+        mean: mean (default 0); a finite number.
+        std: standard deviation (default 1); a finite number >= 0.
         **kwargs: ``bias`` (default 0), ``bias_prob``, ``layer``: see :class:`BaseInit`.
 
     Example:
@@ -326,6 +381,9 @@ class NormalInit(BaseInit):
 
     def __init__(self, mean: float = 0, std: float = 1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        _number("NormalInit", "mean", mean)
+        if _number("NormalInit", "std", std) < 0:
+            raise ValueError(f"NormalInit: std must be >= 0, but got {std!r}")
         self.mean = mean
         self.std = std
 
@@ -341,9 +399,9 @@ class TruncNormalInit(BaseInit):
 
     Args:
         mean: mean of the untruncated normal (default 0).
-        std: its standard deviation (default 1).
+        std: its standard deviation (default 1); > 0.
         a: lower cut-off, an absolute value (default -2).
-        b: upper cut-off, an absolute value (default 2).
+        b: upper cut-off, an absolute value (default 2); greater than ``a``.
         **kwargs: ``bias`` (default 0), ``bias_prob``, ``layer``: see :class:`BaseInit`.
 
     Example:
@@ -354,6 +412,12 @@ class TruncNormalInit(BaseInit):
         self, mean: float = 0, std: float = 1, a: float = -2, b: float = 2, **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
+        for name, value in (("mean", mean), ("std", std), ("a", a), ("b", b)):
+            _number("TruncNormalInit", name, value)
+        if std <= 0:
+            raise ValueError(f"TruncNormalInit: std must be > 0, but got {std!r}")
+        if not a < b:
+            raise ValueError(f"TruncNormalInit: a must be less than b, but got a={a!r}, b={b!r}")
         self.mean = mean
         self.std = std
         self.a = a
@@ -371,7 +435,7 @@ class UniformInit(BaseInit):
 
     Args:
         a: lower bound (default 0).
-        b: upper bound (default 1).
+        b: upper bound (default 1); at least ``a``.
         **kwargs: ``bias`` (default 0), ``bias_prob``, ``layer``: see :class:`BaseInit`.
 
     Example:
@@ -380,6 +444,10 @@ class UniformInit(BaseInit):
 
     def __init__(self, a: float = 0, b: float = 1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        _number("UniformInit", "a", a)
+        _number("UniformInit", "b", b)
+        if a > b:
+            raise ValueError(f"UniformInit: a must be <= b, but got a={a!r}, b={b!r}")
         self.a = a
         self.b = b
 
@@ -396,13 +464,18 @@ class KaimingInit(BaseInit):
     Args:
         a: negative slope of the rectifier after the layer (``leaky_relu``; default 0).
         mode: ``'fan_out'`` (default, as mmcv) or ``'fan_in'``.
-        nonlinearity: the non-linearity's name for the gain (default ``'relu'``).
-        distribution: ``'normal'`` (default) or ``'uniform'``.
+        nonlinearity: the non-linearity's name for the gain (default ``'relu'``; one of
+            :data:`NONLINEARITIES`).
+        distribution: ``'normal'`` (default) or ``'uniform'``. A bad ``mode``,
+            ``nonlinearity`` or ``distribution`` raises ``InvalidArgumentError`` (a
+            ``ValueError`` and, as in mmcv, an ``AssertionError``).
         **kwargs: ``bias`` (default 0), ``bias_prob``, ``layer``: see :class:`BaseInit`.
 
     Example:
         >>> KaimingInit(layer='Conv2d')(model)                     # doctest: +SKIP
     """
+
+    needs_fan = True
 
     def __init__(
         self,
@@ -413,8 +486,11 @@ class KaimingInit(BaseInit):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        _check_choice(type(self).__name__, "distribution", distribution, ("normal", "uniform"))
-        _check_choice(type(self).__name__, "mode", mode, ("fan_in", "fan_out"))
+        owner = type(self).__name__
+        _number(owner, "a", a)
+        _check_choice(owner, "distribution", distribution, ("normal", "uniform"))
+        _check_choice(owner, "mode", mode, ("fan_in", "fan_out"))
+        _check_choice(owner, "nonlinearity", nonlinearity, NONLINEARITIES)
         self.a = a
         self.mode = mode
         self.nonlinearity = nonlinearity
@@ -450,7 +526,7 @@ class Caffe2XavierInit(KaimingInit):
         return {"bias": self.bias}
 
 
-class PretrainedInit:
+class PretrainedInit(Initializer):
     """Load weights from a checkpoint (``Pretrained``): a path, URL or zoo name.
 
     Unlike the other initializers it has no ``layer``: it loads every key the checkpoint and
@@ -470,6 +546,7 @@ class PretrainedInit:
         >>> PretrainedInit('detector.pth', prefix='backbone.')(backbone)     # doctest: +SKIP
     """
 
+    loads_checkpoint: ClassVar[bool] = True
     override: list[dict[str, Any]] | None = None
     norm: list[Any] | None = None
 
@@ -493,7 +570,7 @@ class PretrainedInit:
     @property
     def type_name(self) -> str:
         """The registry name of this initializer (``'Pretrained'``)."""
-        return _type_name(type(self))
+        return super().type_name
 
     def report_args(self) -> dict[str, Any]:
         """Arguments for the init report."""
@@ -531,8 +608,6 @@ class PretrainedInit:
                 f"map_location={self.map_location!r})")
 
 
-Initializer = BaseInit | PretrainedInit
-
 INITIALIZERS.add_builtin("Constant", ConstantInit)
 INITIALIZERS.add_builtin("Xavier", XavierInit)
 INITIALIZERS.add_builtin("Normal", NormalInit)
@@ -541,217 +616,3 @@ INITIALIZERS.add_builtin("Uniform", UniformInit)
 INITIALIZERS.add_builtin("Kaiming", KaimingInit)
 INITIALIZERS.add_builtin("Caffe2Xavier", Caffe2XavierInit)
 INITIALIZERS.add_builtin("Pretrained", PretrainedInit)
-
-
-# -- building ----------------------------------------------------------------------------------
-def _is_initializer(obj: Any) -> bool:
-    return isinstance(obj, BaseInit | PretrainedInit)
-
-
-def _override_items(override: Any) -> list[dict[str, Any]]:
-    """Validate ``override`` and return it as a list of fresh dicts."""
-    override = _plain(override)
-    if override is None:
-        return []
-    if isinstance(override, Mapping):
-        raw = [override]
-    elif isinstance(override, list | tuple):
-        raw = list(override)
-    else:
-        raise TypeError(
-            f"override must be a dict or a list of dicts, but got {type(override).__name__}: "
-            f"{override!r}"
-        )
-    items: list[dict[str, Any]] = []
-    for item in raw:
-        if not isinstance(item, Mapping):
-            raise TypeError(f"each override must be a dict with a 'name' key, but got {item!r}")
-        entry: dict[str, Any] = copy.deepcopy(dict(item))
-        if "name" not in entry:
-            raise ValueError(
-                f"`override` must contain the key 'name' (the attribute to re-initialise), but "
-                f"got {entry}"
-            )
-        if not isinstance(entry["name"], str):
-            raise TypeError(f"override name must be a str, but got {entry['name']!r}")
-        if len(entry) > 1 and "type" not in entry:
-            raise ValueError(
-                f"`override` {entry} has arguments but no 'type': give type=... with them, or "
-                "only name=... to reuse the parent's initializer and arguments"
-            )
-        items.append(entry)
-    return items
-
-
-def _as_items(init_cfg: Any, what: str = "init_cfg") -> list[Any]:
-    if _is_initializer(init_cfg) or isinstance(init_cfg, Mapping) or (
-        dataclasses.is_dataclass(init_cfg) and not isinstance(init_cfg, type)
-    ):
-        return [init_cfg]
-    if isinstance(init_cfg, list | tuple) or type(init_cfg).__name__ == "ListConfig":
-        return list(init_cfg)
-    raise TypeError(
-        f"{what} must be a dict, a DictConfig, a structured init config (e.g. KaimingInitConf()),"
-        f" an initializer object or a list of these, but got {type(init_cfg).__name__}: "
-        f"{init_cfg!r}"
-    )
-
-
-def _prepare(item: Any) -> Initializer:
-    """One config item -> an initializer object (with its override and norm attached)."""
-    if _is_initializer(item):
-        return item
-    if isinstance(item, list | tuple):
-        raise TypeError(f"an init config list may not nest lists, but got {item!r}")
-    _, data = cfg_to_dict(item, what="init config")
-    return make_init(**data)
-
-
-def make_init(type: Any = None, *, override: Any = None, norm: Any = None,
-              **kwargs: Any) -> Initializer:
-    """Build the ``INITIALIZERS`` member ``type`` from keyword arguments: the ``init`` options'
-    Hydra ``_target_``.
-
-    Args:
-        type: registered name (``'Kaiming'``, ``'Constant'``, ..., ``'Pretrained'``) or class.
-        override: ``override`` entries (a dict or list of dicts with ``name``) that
-            :func:`initialize` applies after this initializer (default None).
-        norm: further init configs (a dict, a structured config, an initializer or a list)
-            applied after this one; the shipped options set norm layers to weight 1, bias 0
-            here (default None).
-        **kwargs: the initializer's own arguments (``layer``, ``bias``, ``mode``, ...).
-
-    Returns:
-        The initializer object; :func:`initialize` and ``BaseModule(init_cfg=...)`` accept it.
-
-    Example:
-        >>> make_init(type='Kaiming', layer=['Conv2d'])
-        KaimingInit(a=0, mode='fan_out', nonlinearity='relu', distribution='normal', bias=0, layer=['Conv2d'])
-    """
-    if type is None:
-        raise ConfigKeyError(
-            f"init config must contain the key 'type' (one of {', '.join(INITIALIZERS.names())}),"
-            f" but got {kwargs!r}"
-        )
-    kwargs = {k: _plain(v) for k, v in kwargs.items()}
-    missing = sorted(k for k, v in kwargs.items() if isinstance(v, str) and v == _MISSING)
-    if missing:
-        raise ValueError(f"{type} init config: {', '.join(missing)} must be set (got '???')")
-    obj = build_from_cfg({"type": type, **kwargs}, INITIALIZERS)
-    if not _is_initializer(obj):
-        raise TypeError(f"INITIALIZERS type {type!r} built {obj!r}, which is not an initializer")
-    items = _override_items(override)
-    norms = [_prepare(c) for c in _as_items(_plain(norm), "norm")] if norm is not None else []
-    obj.override = items or None
-    obj.norm = norms or None
-    return obj
-
-
-# -- applying ----------------------------------------------------------------------------------
-def _writer(tracker: InitTracker, owner: nn.Module, obj: Initializer, via: str) -> Writer:
-    if isinstance(obj, PretrainedInit):
-        return tracker.writer_for(owner, LOADED, CHECKPOINT, obj.report_args(), via)
-    return tracker.writer_for(owner, CONFIG, obj.type_name, obj.report_args(), via)
-
-
-def _resolve(module: nn.Module, item: dict[str, Any]) -> nn.Module:
-    name = item["name"]
-    try:
-        target = module.get_submodule(name)
-    except AttributeError:
-        target = None
-    if target is None:
-        children = [n for n, _ in module.named_children()]
-        hit = closest_match(name, children)
-        raise RuntimeError(
-            f"{type(module).__name__} has no submodule {name!r} to override (init_cfg override "
-            f"{item}); its children are: {', '.join(children) or 'none'}."
-            + (f" Did you mean {hit!r}?" if hit else "")
-        )
-    return target
-
-
-def _reuse(obj: Initializer) -> Initializer:
-    """The parent initializer, for an override that only gives ``name``."""
-    clone = copy.copy(obj)
-    clone.override = None
-    clone.norm = None
-    if isinstance(clone, BaseInit):
-        clone.layer = []
-    return clone
-
-
-def apply_inits(module: nn.Module, inits: list[tuple[Initializer, str]],
-                tracker: InitTracker) -> None:
-    """Apply prepared initializers to ``module`` in order, each in a tracked frame; ``via``
-    (the second item) names the config in the report. Used by :func:`initialize` and
-    ``BaseModule``."""
-    for obj, via in inits:
-        is_pretrained = isinstance(obj, PretrainedInit)
-        overrides = obj.override or []
-        targets = [(item, _resolve(module, item)) for item in overrides]
-        has_layer = isinstance(obj, BaseInit) and (bool(obj.layer) or obj.wholemodule)
-        if not is_pretrained and not has_layer and not overrides and not obj.norm:
-            warnings.warn(
-                f"{obj.type_name} init config has neither 'layer' nor 'override', so it "
-                f"initialises nothing in {type(module).__name__}; set layer=<class names> or "
-                "override=dict(name=<attribute>)",
-                UserWarning, stacklevel=4,
-            )
-            continue
-        if is_pretrained or has_layer:
-            with tracker.writing(module, _writer(tracker, module, obj, via)):
-                obj(module)
-        for companion in obj.norm or []:
-            with tracker.writing(module, _writer(tracker, module, companion, f"{via}.norm")):
-                companion(module)
-        for item, target in targets:
-            if set(item) == {"name"}:
-                sub = _reuse(obj)
-            else:
-                sub = make_init(**{k: v for k, v in item.items() if k != "name"})
-            if isinstance(sub, BaseInit):
-                sub.wholemodule = True
-            writer = _writer(tracker, module, sub, f"{via}.override[{item['name']}]")
-            with tracker.writing(target, writer):
-                sub(target)
-
-
-def prepare_inits(init_cfg: Any, what: str = "init_cfg") -> list[tuple[Initializer, str]]:
-    """Turn any accepted init config into ``(initializer, via)`` pairs, validating all of them
-    before anything is applied."""
-    items = _as_items(init_cfg, what)
-    single = len(items) == 1
-    return [(_prepare(x), what if single else f"{what}[{i}]") for i, x in enumerate(items)]
-
-
-def initialize(module: nn.Module, init_cfg: Any, *, report: bool = True) -> None:
-    """Initialise ``module`` with one init config or a list of them, applied in order.
-
-    Args:
-        module: the model.
-        init_cfg: a dict with ``type`` (plus ``layer``, ``override``, ``norm`` and the
-            initializer's arguments), a ``DictConfig``, a structured config, an initializer
-            object, or a list of these. Never mutated.
-        report: record the init report (default True), read back with ``init_report(module)``
-            (``BaseModule.init_report()``). A later call adds to the same report.
-
-    Raises:
-        TypeError: a config of the wrong type, a bad ``bias``/``bias_prob``/``layer``.
-        KeyError: no ``type``, or one not registered.
-        ValueError: an ``override`` without ``name``, or with arguments but no ``type``.
-        RuntimeError: an ``override`` naming no submodule.
-
-    Example:
-        >>> model = nn.Sequential(nn.Conv2d(3, 3, 3), nn.Linear(1, 2))
-        >>> initialize(model, dict(type='Constant', layer=['Conv2d', 'Linear'], val=1))
-        >>> model[1].weight
-        Parameter containing:
-        tensor([[1.],
-                [1.]], requires_grad=True)
-    """
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be an nn.Module, but got {type(module).__name__}")
-    inits = prepare_inits(init_cfg)
-    with tracking(module, report=report) as tracker:
-        apply_inits(module, inits, tracker)

@@ -26,9 +26,9 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 
-from hydra_cnn.init.base_module import BaseModule, _split_init_cfg, _visit
-from hydra_cnn.init.initializers import apply_inits
-from hydra_cnn.init.report import NONE, RESET, InitReport, InitTracker, mark_uninitialized, tracking
+from hydra_cnn.init.base_module import BaseModule, check_init_tree, init_subtree, visit_module
+from hydra_cnn.init.report import InitReport, init_report
+from hydra_cnn.init.tracking import NONE, RESET, InitTracker, mark_uninitialized, tracking
 
 __all__ = ["build_model"]
 
@@ -70,12 +70,9 @@ def _factory(cfg_or_factory: Any) -> Callable[[], Any]:
 
 def _init_root(model: nn.Module, init_cfg: Any, tracker: InitTracker) -> None:
     if isinstance(model, BaseModule) or init_cfg is None:
-        _visit(model, tracker)
+        visit_module(model, tracker)  # a BaseModule's own init_cfg (build_model set it)
         return
-    others, pretrained = _split_init_cfg(init_cfg)
-    apply_inits(model, others, tracker)
-    _visit(model, tracker)
-    apply_inits(model, pretrained, tracker)
+    init_subtree(model, init_cfg, tracker, lambda: visit_module(model, tracker))
 
 
 def _reset_flags(model: nn.Module) -> None:
@@ -84,10 +81,13 @@ def _reset_flags(model: nn.Module) -> None:
             m._is_init = False
 
 
-def _init(model: nn.Module, init_cfg: Any, report: bool, dry_run: bool = False) -> InitReport:
+def _init(model: nn.Module, init_cfg: Any, report: bool, dry_run: bool = False,
+          checked: bool = False) -> InitReport:
+    if not checked:
+        _check(model, init_cfg)
     with tracking(model, report=report, dry_run=dry_run) as tracker:
         _init_root(model, init_cfg, tracker)
-    return tracker.report()
+    return init_report(model)
 
 
 def _uncovered(model: nn.Module, report: InitReport) -> list[str]:
@@ -104,13 +104,22 @@ def _uncovered(model: nn.Module, report: InitReport) -> list[str]:
     return out
 
 
+def _check(model: nn.Module, init_cfg: Any) -> None:
+    """Build and check every init config the run will apply (raises; writes nothing)."""
+    check_init_tree(model, None if isinstance(model, BaseModule) else init_cfg)
+
+
 def _rehearse(model: nn.Module, init_cfg: Any) -> str | None:
-    """Run the init on the meta-device ``model``; None when it covers every tensor, else why."""
+    """Run the init on the meta-device ``model``; None when it covers every tensor, else why.
+
+    A bad init config raises here, before the model is built for real.
+    """
+    _check(model, init_cfg)
     mark_uninitialized(model)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            report = _init(model, init_cfg, report=True, dry_run=True)
+            report = _init(model, init_cfg, report=True, dry_run=True, checked=True)
     except Exception as exc:  # a data-dependent init cannot run on meta tensors
         return f"its init fails on the meta device ({type(exc).__name__}: {exc})"
     finally:
@@ -170,7 +179,7 @@ def build_model(
             nn.Module.to_empty(model, device=device)
             _reset_flags(model)
             mark_uninitialized(model)
-            _init(model, init_cfg, report)
+            _init(model, init_cfg, report, checked=True)  # the rehearsal checked this model
             logger.debug("build_model: %s built on the meta device; PyTorch's default init "
                          "skipped", type(model).__name__)
             return model

@@ -29,85 +29,31 @@ its class accepts the argument.
 from __future__ import annotations
 
 import inspect
-import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 import torch
 import torch.utils.checkpoint as cp
 from torch import nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
-from hydra_cnn.bricks.activation import build_block_activation
+from hydra_cnn.bricks.block_layers import build_act, check_conv_map_norm
 from hydra_cnn.bricks.conv import build_conv_layer
 from hydra_cnn.bricks.norm import build_norm_layer
-from hydra_cnn.common import ConfigKeyError
+from hydra_cnn.common import InvalidArgumentError
+from hydra_cnn.init.apply import prepare_inits
 from hydra_cnn.init.base_module import BaseModule
+from hydra_cnn.models.backbone import (
+    as_int_tuple,
+    check_depth,
+    check_flag,
+    check_stages,
+    freeze,
+    freeze_norm_params,
+    norms_to_eval,
+    with_pretrained,
+)
 
 __all__ = ["BasicBlock", "Bottleneck", "ResLayer", "ResNet", "ResNetV1c", "ResNetV1d"]
-
-
-# --- shared helpers (VGG uses them too) -------------------------------------------------------
-def build_act(act_cfg: Any) -> nn.Module:
-    """Build a new activation from any accepted config, in place when the class allows it.
-
-    ``inplace`` set in the config (True or False) is kept; missing or None becomes True for
-    classes that take ``inplace``. The config is not mutated.
-    """
-    return build_block_activation(act_cfg, inplace=True)
-
-
-def with_pretrained(init_cfg: Any, pretrained: str | None) -> Any:
-    """``init_cfg`` with a ``Pretrained`` entry for ``pretrained`` appended (mmcv's argument)."""
-    if pretrained is None:
-        return init_cfg
-    if not isinstance(pretrained, str | os.PathLike):
-        raise TypeError(f"pretrained must be a path, URL or zoo name, but got {pretrained!r}")
-    if init_cfg is None:
-        items: list[Any] = []
-    elif isinstance(init_cfg, list | tuple) or type(init_cfg).__name__ == "ListConfig":
-        items = list(init_cfg)
-    else:
-        items = [init_cfg]
-    return [*items, {"type": "Pretrained", "checkpoint": os.fspath(pretrained)}]
-
-
-def check_stage_args(num_stages: int, out_indices: tuple[int, ...], frozen_stages: int) -> None:
-    """Raise ``ValueError`` for ``out_indices``/``frozen_stages`` outside ``num_stages``."""
-    if any(not 0 <= i < num_stages for i in out_indices):
-        raise ValueError(
-            f"out_indices {out_indices} must lie in [0, {num_stages - 1}] (num_stages="
-            f"{num_stages})"
-        )
-    if not -1 <= frozen_stages <= num_stages:
-        raise ValueError(
-            f"frozen_stages must be between -1 and num_stages={num_stages}, but got "
-            f"{frozen_stages}"
-        )
-
-
-def as_int_tuple(value: Any, what: str) -> tuple[int, ...]:
-    """``value`` (a list, tuple or ListConfig of ints, as YAML gives) as a tuple of ints."""
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise TypeError(f"{what} must be a sequence of ints, but got {value!r}")
-    items = tuple(value)
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
-        raise TypeError(f"{what} must be a sequence of ints, but got {value!r}")
-    return items
-
-
-def freeze(module: nn.Module) -> None:
-    """Put ``module`` in eval mode and stop gradients to its parameters."""
-    module.eval()
-    for p in module.parameters():
-        p.requires_grad_(False)
-
-
-def norms_to_eval(module: nn.Module) -> None:
-    """Put every batch norm (``_BatchNorm``: BN1d/2d/3d, SyncBN) under ``module`` in eval mode."""
-    for m in module.modules():
-        if isinstance(m, _BatchNorm):
-            m.eval()
 
 
 def _checkpointed(fn: Any, x: torch.Tensor, with_cp: bool) -> torch.Tensor:
@@ -129,7 +75,7 @@ class BasicBlock(nn.Module):
         style: ``'pytorch'`` or ``'caffe'``; the same for this block. Default ``'pytorch'``.
         with_cp: gradient checkpointing (saves memory, costs a second forward). Default False.
         conv_cfg: conv config, or None for ``nn.Conv2d``. Default None.
-        norm_cfg: norm config. Default ``dict(type='BN')``.
+        norm_cfg: norm config. Default ``dict(type='BN')``; ``LN`` is refused (use ``LN2d``).
         act_cfg: activation config. Default ``dict(type='ReLU')``.
         groups: must be 1. base_width: must be 64 (BasicBlock has no ResNeXt form).
 
@@ -157,10 +103,11 @@ class BasicBlock(nn.Module):
     ) -> None:
         super().__init__()
         if groups != 1 or base_width != 64:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"BasicBlock (ResNet-18/34) supports only groups=1 and base_width=64, but got "
                 f"groups={groups}, base_width={base_width}; use depth 50, 101 or 152 for ResNeXt"
             )
+        check_conv_map_norm(norm_cfg, "BasicBlock")
         self.style = style
         self.with_cp = with_cp
         self.stride = stride
@@ -216,7 +163,7 @@ class Bottleneck(nn.Module):
         style: ``'pytorch'`` (default) or ``'caffe'``: where the stride goes.
         with_cp: gradient checkpointing. Default False.
         conv_cfg: conv config, or None for ``nn.Conv2d``. Default None.
-        norm_cfg: norm config. Default ``dict(type='BN')``.
+        norm_cfg: norm config. Default ``dict(type='BN')``; ``LN`` is refused (use ``LN2d``).
         act_cfg: activation config. Default ``dict(type='ReLU')``.
         groups: groups of the 3x3 conv (ResNeXt cardinality). Default 1.
         base_width: channels per group at ``planes=64``; the 3x3 conv has
@@ -248,7 +195,10 @@ class Bottleneck(nn.Module):
     ) -> None:
         super().__init__()
         if style not in ("pytorch", "caffe"):
-            raise ValueError(f"style must be 'pytorch' or 'caffe', but got {style!r}")
+            raise InvalidArgumentError(
+                f"Bottleneck: style must be 'pytorch' or 'caffe', but got {style!r}"
+            )
+        check_conv_map_norm(norm_cfg, "Bottleneck")
         self.style = style
         self.with_cp = with_cp
         self.stride = stride
@@ -256,7 +206,7 @@ class Bottleneck(nn.Module):
         self.conv1_stride, self.conv2_stride = (1, stride) if style == "pytorch" else (stride, 1)
         width = (planes * base_width // 64) * groups
         if width <= 0:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"Bottleneck width floor({planes} * {base_width} / 64) * {groups} is {width}; "
                 "increase base_width or the channels"
             )
@@ -345,6 +295,7 @@ class ResLayer(nn.Sequential):
         norm_cfg: Any = dict(type="BN"),  # noqa: B006 (never mutated)
         **kwargs: Any,
     ) -> None:
+        check_conv_map_norm(norm_cfg, "ResLayer")
         out = planes * block.expansion
         downsample: nn.Module | None = None
         if stride != 1 or inplanes != out:
@@ -395,9 +346,15 @@ class ResNet(BaseModule):
         conv_cfg: conv config for every conv (``dict(type='ConvWS')``, ``ConvWSConf()``, ...);
             None (default) is ``nn.Conv2d``.
         norm_cfg: norm config for every norm. Default ``dict(type='BN', requires_grad=True)``.
+            ``LN`` (``nn.LayerNorm``) is refused when the model is built: use ``LN2d``.
         act_cfg: activation config for every activation. Default ``dict(type='ReLU')``.
         norm_eval: keep batch norms in eval mode in ``train()`` (frozen statistics). Default
             False.
+        bn_eval: ``mmcv.cnn.ResNet``'s name for ``norm_eval``: either one keeps batch norms in
+            eval mode. Default False (mmcv.cnn's default is True).
+        bn_frozen: stop gradients to every batch norm's weight and bias, from construction on
+            and again in ``train()`` (``mmcv.cnn.ResNet``'s meaning; there it only acts
+            together with ``bn_eval``). Default False.
         with_cp: gradient checkpointing in the blocks. Default False.
         groups: ResNeXt cardinality (Bottleneck only). Default 1.
         base_width: ResNeXt channels per group (Bottleneck only). Default 64.
@@ -416,8 +373,14 @@ class ResNet(BaseModule):
             dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])]``.
 
     Raises:
-        KeyError: an unknown ``depth`` (the message lists the valid ones).
-        ValueError: inconsistent stage arguments or an unknown ``style``.
+        KeyError: an unknown ``depth`` (the message lists the valid ones), as mmcv.
+        InvalidArgumentError: inconsistent stage arguments (``num_stages`` out of range,
+            ``len(strides) != num_stages``, ``out_indices`` outside the stages, ...), an
+            unknown ``style``, ResNeXt widths on a BasicBlock depth: a ``ValueError`` and, as
+            mmcv's assertions, an ``AssertionError``.
+        InvalidTypeError: a stage argument of the wrong type (a ``TypeError`` and an
+            ``AssertionError``).
+        ValueError: ``LN`` (``nn.LayerNorm``) as ``norm_cfg``: use ``LN2d``.
 
     Example:
         >>> net = ResNet(depth=18, out_indices=(1, 3))
@@ -451,6 +414,8 @@ class ResNet(BaseModule):
         norm_cfg: Any = dict(type="BN", requires_grad=True),  # noqa: B006 (never mutated)
         act_cfg: Any = dict(type="ReLU"),  # noqa: B006 (never mutated)
         norm_eval: bool = False,
+        bn_eval: bool = False,
+        bn_frozen: bool = False,
         with_cp: bool = False,
         groups: int = 1,
         base_width: int = 64,
@@ -460,27 +425,24 @@ class ResNet(BaseModule):
         pretrained: str | None = None,
     ) -> None:
         super().__init__(with_pretrained(init_cfg, pretrained))
-        if depth not in self.arch_settings:
-            raise ConfigKeyError(
-                f"invalid depth {depth!r} for {type(self).__name__}; valid depths: "
-                f"{', '.join(map(str, self.arch_settings))}"
-            )
+        owner = type(self).__name__
+        check_depth(owner, depth, self.arch_settings)
         if style not in ("pytorch", "caffe"):
-            raise ValueError(f"style must be 'pytorch' or 'caffe', but got {style!r}")
-        if not 1 <= num_stages <= 4:
-            raise ValueError(f"num_stages must be between 1 and 4, but got {num_stages}")
+            raise InvalidArgumentError(
+                f"{owner}: style must be 'pytorch' or 'caffe', but got {style!r}"
+            )
         strides = as_int_tuple(strides, "strides")
         dilations = as_int_tuple(dilations, "dilations")
         out_indices = as_int_tuple(out_indices, "out_indices")
-        if len(strides) != num_stages or len(dilations) != num_stages:
-            raise ValueError(
-                f"strides {strides} and dilations {dilations} need one entry per stage "
-                f"(num_stages={num_stages})"
-            )
-        check_stage_args(num_stages, out_indices, frozen_stages)
+        check_stages(owner, num_stages, 4, out_indices, frozen_stages,
+                     {"strides": strides, "dilations": dilations})
+        for name, flag in (("norm_eval", norm_eval), ("bn_eval", bn_eval),
+                           ("bn_frozen", bn_frozen)):
+            check_flag(owner, name, flag)
+        check_conv_map_norm(norm_cfg, owner)
         block, stage_blocks = self.arch_settings[depth]
         if block is BasicBlock and (groups != 1 or base_width != 64):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"groups/base_width (ResNeXt) need a Bottleneck ResNet (depth 50, 101, 152), "
                 f"but depth={depth} uses BasicBlock"
             )
@@ -501,6 +463,8 @@ class ResNet(BaseModule):
         self.norm_cfg = norm_cfg
         self.act_cfg = act_cfg
         self.norm_eval = norm_eval
+        self.bn_eval = bn_eval
+        self.bn_frozen = bn_frozen
         self.with_cp = with_cp
         self.zero_init_residual = zero_init_residual
         self.num_classes = num_classes
@@ -530,6 +494,8 @@ class ResNet(BaseModule):
         if zero_init_residual:
             self._zero_init_residual()
         self._freeze_stages()
+        if bn_frozen:
+            freeze_norm_params(self)
 
     def _make_stem_layer(self, in_channels: int, stem_channels: int) -> None:
         if self.deep_stem:
@@ -596,17 +562,17 @@ class ResNet(BaseModule):
     def _loads_checkpoint(self) -> bool:
         if self.init_cfg is None:
             return False
-        from hydra_cnn.init.initializers import PretrainedInit, prepare_inits
-
-        return any(isinstance(init, PretrainedInit) for init, _ in prepare_inits(self.init_cfg))
+        return any(init.loads_checkpoint for init, _ in prepare_inits(self.init_cfg))
 
     def train(self, mode: bool = True) -> ResNet:
-        """Set training mode, keeping frozen stages (and, with ``norm_eval``, batch norms) in
-        eval mode."""
+        """Set training mode, keeping frozen stages (and, with ``norm_eval`` or ``bn_eval``,
+        batch norms) in eval mode; with ``bn_frozen`` batch-norm parameters stay frozen."""
         super().train(mode)
         self._freeze_stages()
-        if mode and self.norm_eval:
+        if mode and (self.norm_eval or self.bn_eval):
             norms_to_eval(self)
+        if self.bn_frozen:
+            freeze_norm_params(self)
         return self
 
     def forward(self, x: torch.Tensor) -> Any:

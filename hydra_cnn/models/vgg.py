@@ -19,15 +19,17 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from hydra_cnn.bricks.block_layers import build_act, check_conv_map_norm
 from hydra_cnn.bricks.conv import build_conv_layer
 from hydra_cnn.bricks.norm import build_norm_layer
-from hydra_cnn.common import ConfigKeyError
 from hydra_cnn.init.base_module import BaseModule
-from hydra_cnn.models.resnet import (
+from hydra_cnn.models.backbone import (
     as_int_tuple,
-    build_act,
-    check_stage_args,
+    check_depth,
+    check_flag,
+    check_stages,
     freeze,
+    freeze_norm_params,
     norms_to_eval,
     with_pretrained,
 )
@@ -53,13 +55,18 @@ class VGG(BaseModule):
         frozen_stages: freeze stages ``0 .. frozen_stages - 1`` (mmcv's VGG meaning): no
             gradients, kept in eval mode by ``train()``. Default -1 (nothing frozen).
         norm_eval: keep batch norms in eval mode in ``train()``. Default False.
+        bn_eval: ``mmcv.cnn.VGG``'s name for ``norm_eval``: either one keeps batch norms in
+            eval mode. Default False (mmcv.cnn's default is True).
+        bn_frozen: stop gradients to every batch norm's weight and bias, from construction on
+            and again in ``train()`` (``mmcv.cnn.VGG``'s meaning; there it only acts together
+            with ``bn_eval``). Default False.
         ceil_mode: ``ceil_mode`` of the max-pools. Default False.
         with_last_pool: keep the max-pool that ends the last stage. Default True.
         dropout: dropout probability in the classifier. Default 0.5.
         conv_cfg: conv config for the 3x3 convs (they keep their bias, as torchvision's);
             None (default) is ``nn.Conv2d``.
         norm_cfg: norm config, used when ``with_bn``. Default ``dict(type='BN',
-            requires_grad=True)``.
+            requires_grad=True)``. ``LN`` is refused (use ``LN2d``).
         act_cfg: activation config (features and classifier). Default ``dict(type='ReLU')``.
         pretrained: a checkpoint (path, URL or zoo name such as ``torchvision://resnet50``)
             loaded by ``init_weights()`` after ``init_cfg``: mmcv's ``pretrained`` argument,
@@ -69,8 +76,12 @@ class VGG(BaseModule):
             default init.
 
     Raises:
-        KeyError: an unknown ``depth`` (the message lists the valid ones).
-        ValueError: inconsistent stage arguments.
+        KeyError: an unknown ``depth`` (the message lists the valid ones), as mmcv.
+        InvalidArgumentError: inconsistent stage arguments (``num_stages`` out of range,
+            ``len(dilations) != num_stages``, ``out_indices`` outside the stages, ...): a
+            ``ValueError`` and, as mmcv's assertions, an ``AssertionError``.
+        InvalidTypeError: a stage argument of the wrong type.
+        ValueError: ``LN`` (``nn.LayerNorm``) as ``norm_cfg`` with ``with_bn``: use ``LN2d``.
 
     Example:
         >>> net = VGG(depth=11, out_indices=(4,))
@@ -96,6 +107,8 @@ class VGG(BaseModule):
         out_indices: Sequence[int] = (0, 1, 2, 3, 4),
         frozen_stages: int = -1,
         norm_eval: bool = False,
+        bn_eval: bool = False,
+        bn_frozen: bool = False,
         ceil_mode: bool = False,
         with_last_pool: bool = True,
         dropout: float = 0.5,
@@ -106,20 +119,15 @@ class VGG(BaseModule):
         pretrained: str | None = None,
     ) -> None:
         super().__init__(with_pretrained(init_cfg, pretrained))
-        if depth not in self.arch_settings:
-            raise ConfigKeyError(
-                f"invalid depth {depth!r} for VGG; valid depths: "
-                f"{', '.join(map(str, self.arch_settings))}"
-            )
-        if not 1 <= num_stages <= 5:
-            raise ValueError(f"num_stages must be between 1 and 5, but got {num_stages}")
+        check_depth("VGG", depth, self.arch_settings)
         dilations = as_int_tuple(dilations, "dilations")
         out_indices = as_int_tuple(out_indices, "out_indices")
-        if len(dilations) != num_stages:
-            raise ValueError(
-                f"dilations {dilations} need one entry per stage (num_stages={num_stages})"
-            )
-        check_stage_args(num_stages, out_indices, frozen_stages)
+        check_stages("VGG", num_stages, 5, out_indices, frozen_stages, {"dilations": dilations})
+        for name, flag in (("with_bn", with_bn), ("norm_eval", norm_eval), ("bn_eval", bn_eval),
+                           ("bn_frozen", bn_frozen)):
+            check_flag("VGG", name, flag)
+        if with_bn:
+            check_conv_map_norm(norm_cfg, "VGG")
         self.depth = depth
         self.with_bn = with_bn
         self.num_classes = num_classes
@@ -129,6 +137,8 @@ class VGG(BaseModule):
         self.out_indices = out_indices
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
+        self.bn_eval = bn_eval
+        self.bn_frozen = bn_frozen
         self.conv_cfg = conv_cfg
         self.norm_cfg = norm_cfg
         self.act_cfg = act_cfg
@@ -167,6 +177,8 @@ class VGG(BaseModule):
                 nn.Linear(4096, num_classes),
             )
         self._freeze_stages()
+        if bn_frozen:
+            freeze_norm_params(self)
 
     def _freeze_stages(self) -> None:
         for i in range(max(self.frozen_stages, 0)):
@@ -175,12 +187,14 @@ class VGG(BaseModule):
                 freeze(self.features[j])
 
     def train(self, mode: bool = True) -> VGG:
-        """Set training mode, keeping frozen stages (and, with ``norm_eval``, batch norms) in
-        eval mode."""
+        """Set training mode, keeping frozen stages (and, with ``norm_eval`` or ``bn_eval``,
+        batch norms) in eval mode; with ``bn_frozen`` batch-norm parameters stay frozen."""
         super().train(mode)
         self._freeze_stages()
-        if mode and self.norm_eval:
+        if mode and (self.norm_eval or self.bn_eval):
             norms_to_eval(self)
+        if self.bn_frozen:
+            freeze_norm_params(self)
         return self
 
     def forward(self, x: torch.Tensor) -> Any:

@@ -188,9 +188,10 @@ def test_padding_modes_match_functional_padding(mode: str) -> None:
 
 
 def test_padding_mode_errors() -> None:
-    with pytest.raises(ValueError, match=r"padding_mode 'mirror' is not supported; accepted: "
+    # a KeyError, as mmcv (which looks the mode up in PADDING_LAYERS), listing the modes
+    with pytest.raises(KeyError, match=r"padding_mode 'non_exists' is not supported; accepted: "
                        r"'zeros', 'circular', 'reflect', 'replicate', 'zero'"):
-        ConvModule(3, 8, 3, padding_mode="mirror")
+        ConvModule(3, 8, 3, padding_mode="non_exists")
     with pytest.raises(TypeError, match="padding_mode must be a str"):
         ConvModule(3, 8, 3, padding_mode=None)  # type: ignore[arg-type]
 
@@ -215,6 +216,8 @@ def test_any_order_permutation(order: Any) -> None:
 def test_bad_order(order: Any) -> None:
     with pytest.raises(ValueError, match=r"order must be a permutation of \('conv', 'norm', "
                                          r"'act'\)"):
+        ConvModule(3, 8, 3, order=order)
+    with pytest.raises(AssertionError, match="order must be"):  # what mmcv raises
         ConvModule(3, 8, 3, order=order)
 
 
@@ -244,8 +247,11 @@ def test_bias_auto_and_warning() -> None:
 
 
 def test_layer_norm_on_conv_maps_is_refused() -> None:
-    with pytest.raises(ValueError, match=r"nn.LayerNorm.*type='LN2d'"):
+    with pytest.raises(ValueError, match=r"ConvModule: norm_cfg type 'LN' is nn.LayerNorm.*"
+                                         r"type='LN2d'.*option ln2d"):
         ConvModule(3, 8, 3, norm_cfg=dict(type="LN"))
+    with pytest.raises(ValueError, match=r"norm_cfg type 'LN' is nn.LayerNorm"):
+        DepthwiseSeparableConvModule(4, 8, 3, pw_norm_cfg=dict(type="LN"))
     block = ConvModule(3, 8, 3, norm_cfg=dict(type="LN2d"))
     assert isinstance(block.ln, LayerNorm2d)
 
@@ -414,9 +420,18 @@ def test_list_arguments_from_yaml() -> None:
     assert block(torch.randn(1, 3, 5, 5)).shape == (1, 8, 5, 5)
 
 
+@pytest.mark.parametrize("name", ["conv_cfg", "norm_cfg", "act_cfg"])
+@pytest.mark.parametrize("bad", ["conv", ["BN"], 3])
+def test_cfg_that_is_no_config(name: str, bad: Any) -> None:
+    # mmcv asserts each *_cfg is None or a dict: the error is also an AssertionError
+    pattern = rf"ConvModule {name} must be None, a dict with 'type', .* but got "
+    with pytest.raises(TypeError, match=pattern):
+        ConvModule(3, 8, 3, **{name: bad})
+    with pytest.raises(AssertionError, match=pattern):
+        ConvModule(3, 8, 3, **{name: bad})
+
+
 def test_bad_config_types() -> None:
-    with pytest.raises(TypeError, match="norm layer config"):
-        ConvModule(3, 8, 3, norm_cfg="BN")
     with pytest.raises(KeyError, match="'FancyReLU' is not registered"):
         ConvModule(3, 8, 3, act_cfg=dict(type="FancyReLU"))
     with pytest.raises(ValueError, match="num_groups=3 does not divide"):
@@ -534,8 +549,10 @@ def test_depthwise_separable_defaults_and_overrides() -> None:
     plain = DepthwiseSeparableConvModule(4, 8, 3)
     assert [n for n, _ in plain.named_children()] == ["depthwise_conv", "pointwise_conv"]
     assert not plain.depthwise_conv.with_norm and plain.pointwise_conv.with_activation
-    with pytest.raises(TypeError, match="groups"):
-        DepthwiseSeparableConvModule(4, 8, 3, groups=2)
+    for exc in (TypeError, AssertionError):  # AssertionError: what mmcv raises
+        with pytest.raises(exc, match=r"DepthwiseSeparableConvModule got groups=2, which it "
+                                      r"does not accept"):
+            DepthwiseSeparableConvModule(4, 8, 2, groups=2)
 
 
 # -- compile ---------------------------------------------------------------------------------

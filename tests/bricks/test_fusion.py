@@ -209,15 +209,15 @@ def test_efficient_eval_caches_and_invalidates() -> None:
     x = torch.randn(1, 4, 5, 5)
     with torch.no_grad():
         fast(x)
-        cached = fast._folded_cache
+        cached = fast._fold_cache.weight
         assert cached is not None
         fast(x)
-        assert fast._folded_cache is cached  # no refold for unchanged parameters
+        assert fast._fold_cache.weight is cached  # no refold for unchanged parameters
         for m in (fast, plain):  # in-place updates (optimizer steps, load_state_dict) refold
             m.bn.running_mean.add_(0.3)
             m.conv.weight.mul_(1.5)
         torch.testing.assert_close(fast(x), plain(x), rtol=RTOL, atol=ATOL)
-        assert fast._folded_cache is not cached
+        assert fast._fold_cache.weight is not cached
         state = _randomise_bn(copy.deepcopy(plain)).state_dict()
         plain.load_state_dict(state)
         fast.load_state_dict(state)
@@ -240,7 +240,7 @@ def test_efficient_eval_training_and_gradients() -> None:
         for m in (plain, fast):
             m.zero_grad()
             m(x).square().sum().backward()
-        assert fast._folded_cache is None
+        assert fast._fold_cache.weight is None
         torch.testing.assert_close(fast.conv.weight.grad, plain.conv.weight.grad,
                                    rtol=1e-4, atol=1e-5)
         torch.testing.assert_close(fast.bn.weight.grad, plain.bn.weight.grad,

@@ -142,7 +142,9 @@ def test_default_init_does_not_undo_parent_config() -> None:
     model.init_weights()
     assert values(model.block.conv.weight) == [3.0]
     assert values(model.block.bn.weight) == [5.0] and values(model.block.bn.bias) == [6.0]
-    assert model.block.calls == calls  # every parameter was set: the default is skipped
+    # as in mmcv the child's init_weights runs (its random draws keep a seeded run in step
+    # with mmcv's), but what it wrote over the parent's config is undone
+    assert model.block.calls == calls + 1
     assert model.init_report()["block.conv.weight"].writer == "Constant"
 
 

@@ -108,14 +108,20 @@ def test_bias_value(call: Callable[[nn.Module], None]) -> None:
 
 
 @pytest.mark.parametrize(("call", "accepted"), [
-    (lambda m: xavier_init(m, distribution="gaussian"), "'uniform', 'normal'"),
-    (lambda m: kaiming_init(m, distribution="gaussian"), "'uniform', 'normal'"),
+    (lambda m: xavier_init(m, distribution="student-t"), "'uniform', 'normal'"),
+    (lambda m: kaiming_init(m, distribution="student-t"), "'uniform', 'normal'"),
     (lambda m: kaiming_init(m, mode="fan_avg"), "'fan_in', 'fan_out'"),
 ])
 def test_bad_choices_name_accepted_values(call: Callable[[nn.Module], None],
                                           accepted: str) -> None:
+    conv = nn.Conv2d(3, 3, 1)
+    before = conv.weight.detach().clone()
     with pytest.raises(ValueError, match=f"must be one of {accepted}, but got"):
-        call(nn.Conv2d(3, 3, 1))
+        call(conv)
+    # mmcv asserts the distribution: code written against it catches AssertionError
+    with pytest.raises(AssertionError, match=f"must be one of {accepted}, but got"):
+        call(conv)
+    assert torch.equal(conv.weight.detach(), before)
 
 
 def test_trunc_normal_bounds_and_warning() -> None:

@@ -287,10 +287,35 @@ def test_caffe2_xavier_fixes_its_arguments() -> None:
 
 
 def test_bad_distribution_names_accepted_values() -> None:
-    with pytest.raises(ValueError, match="distribution must be one of 'normal', 'uniform'"):
-        KaimingInit(distribution="gauss")
-    with pytest.raises(ValueError, match="distribution must be one of 'normal', 'uniform'"):
-        XavierInit(distribution="gauss")
+    for exc in (ValueError, AssertionError):  # AssertionError: mmcv's exception class
+        with pytest.raises(exc, match="distribution must be one of 'normal', 'uniform'"):
+            KaimingInit(distribution="gauss")
+        with pytest.raises(exc, match="distribution must be one of 'normal', 'uniform'"):
+            XavierInit(distribution="gauss")
+        with pytest.raises(exc, match="mode must be one of 'fan_in', 'fan_out'"):
+            KaimingInit(mode="fan_avg")
+
+
+@pytest.mark.parametrize(("cls", "kwargs", "exc", "match"), [
+    (ConstantInit, dict(val="1"), TypeError, r"ConstantInit: val must be a number"),
+    (XavierInit, dict(gain="2"), TypeError, r"XavierInit: gain must be a number, but got str"),
+    (NormalInit, dict(mean=None), TypeError, r"NormalInit: mean must be a number"),
+    (NormalInit, dict(std=float("inf")), ValueError, r"std must be a finite number, but got inf"),
+    (TruncNormalInit, dict(std=0), ValueError, r"TruncNormalInit: std must be > 0, but got 0"),
+    (UniformInit, dict(b=True), TypeError, r"UniformInit: b must be a number, but got bool"),
+    (KaimingInit, dict(a="0.1"), TypeError, r"KaimingInit: a must be a number"),
+])
+def test_numeric_arguments_are_checked_when_built(cls: type, kwargs: dict[str, Any], exc: type,
+                                                  match: str) -> None:
+    with pytest.raises(exc, match=match):
+        cls(layer="Linear", **kwargs)
+
+
+def test_edge_values_that_torch_accepts_are_kept() -> None:
+    model = FooNet()
+    initialize(model, [dict(type="Normal", std=0, mean=2.0, layer="Linear"),
+                       dict(type="Uniform", a=0.5, b=0.5, layer="Conv2d")])
+    assert values(model.cls.weight) == [2.0] and values(model.reg.weight) == [0.5]
 
 
 def test_defaults_and_info() -> None:

@@ -16,6 +16,7 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from hydra_cnn.bricks.conv_ws import ConvWS2d
+from hydra_cnn.bricks.norm import LayerNorm2d, make_norm
 from hydra_cnn.configs.layers import ConvWSConf, GNConf, LeakyReLUConf, PReLUConf
 from hydra_cnn.configs.models import (
     CONFS,
@@ -25,6 +26,7 @@ from hydra_cnn.configs.models import (
     ResNetV1dConf,
 )
 from hydra_cnn.models import ResNet, ResNetV1c, ResNetV1d, make_model
+from hydra_cnn.models.resnet import BasicBlock, Bottleneck, ResLayer
 from hydra_cnn.registry import MODELS
 
 BN_KEYS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
@@ -277,11 +279,84 @@ def test_bad_depth_lists_valid_depths() -> None:
 def test_bad_arguments(kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         small(**kwargs)
+    with pytest.raises(AssertionError, match=match):  # mmcv asserts these: same class here
+        small(**kwargs)
 
 
-def test_strides_must_be_ints() -> None:
-    with pytest.raises(TypeError, match="strides must be a sequence of ints"):
-        small(strides="1222")
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"strides": "1222"}, "strides must be a sequence of ints"),
+    ({"num_stages": 4.0}, "ResNet: num_stages must be an int, but got float: 4.0"),
+    ({"bn_eval": "yes"}, "ResNet: bn_eval must be True or False, but got str: 'yes'"),
+])
+def test_argument_types(kwargs: dict[str, Any], match: str) -> None:
+    for exc in (TypeError, AssertionError):
+        with pytest.raises(exc, match=match):
+            small(**kwargs)
+
+
+# --- LN on conv maps --------------------------------------------------------------------------
+LN_FORMS = [
+    pytest.param({"type": "LN"}, id="dict"),
+    pytest.param(OmegaConf.create({"type": "LN"}), id="dictconfig"),
+    pytest.param(functools.partial(make_norm, type="LN"), id="factory"),
+]
+
+
+@pytest.mark.parametrize("norm_cfg", LN_FORMS)
+def test_layer_norm_is_refused_when_the_model_is_built(norm_cfg: Any) -> None:
+    with pytest.raises(ValueError, match=r"ResNet: norm_cfg type 'LN' is nn.LayerNorm.*"
+                                         r"type='LN2d'.*option ln2d"):
+        small(norm_cfg=norm_cfg)
+    with pytest.raises(ValueError, match=r"ResNetV1d: norm_cfg type 'LN'"):
+        ResNetV1d(depth=18, base_channels=8, norm_cfg=norm_cfg)
+
+
+@pytest.mark.parametrize(("build", "owner"), [
+    (lambda n: BasicBlock(8, 8, norm_cfg=n), "BasicBlock"),
+    (lambda n: Bottleneck(32, 8, norm_cfg=n), "Bottleneck"),
+    (lambda n: ResLayer(BasicBlock, 8, 16, 2, stride=2, norm_cfg=n), "ResLayer"),
+])
+def test_layer_norm_is_refused_by_every_block(build: Any, owner: str) -> None:
+    with pytest.raises(ValueError, match=rf"{owner}: norm_cfg type 'LN' is nn.LayerNorm"):
+        build({"type": "LN"})
+
+
+def test_layer_norm_2d_works_everywhere() -> None:
+    model = small(depth=50, norm_cfg={"type": "LN2d"}, num_classes=3)
+    assert isinstance(model.layer1[0].ln3, LayerNorm2d)
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 3)
+
+
+# --- mmcv.cnn's bn_eval / bn_frozen -----------------------------------------------------------
+def test_bn_eval_keeps_batch_norms_in_eval_as_mmcv_cnn() -> None:
+    model = small(bn_eval=True).train()
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert norms and not any(m.training for m in norms)
+    assert model.layer1[0].conv1.training
+    assert all(p.requires_grad for p in model.parameters())  # bn_eval alone freezes nothing
+    assert all(m.training for m in small().train().modules())  # default: as before
+
+
+def test_bn_frozen_stops_gradients_to_batch_norm_parameters() -> None:
+    model = small(bn_frozen=True)
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert norms and all(not p.requires_grad for m in norms for p in m.parameters())
+    assert all(p.requires_grad for n, p in model.named_parameters() if "conv" in n)
+    for p in model.parameters():  # switched back on by hand: train() freezes them again
+        p.requires_grad_(True)
+    model.train()
+    assert all(not p.requires_grad for m in norms for p in m.parameters())
+    assert all(m.training for m in norms)  # bn_frozen alone keeps batch statistics
+    model(torch.randn(2, 3, 32, 32))[0].sum().backward()
+    assert all(m.weight.grad is None for m in norms)
+    assert model.conv1.weight.grad is not None
+
+
+def test_bn_options_from_the_structured_config() -> None:
+    model = instantiate(ResNetConf(depth=18, base_channels=8, bn_eval=True, bn_frozen=True))
+    assert (model.bn_eval, model.bn_frozen) == (True, True)
+    model.train()
+    assert not model.bn1.training and not model.bn1.weight.requires_grad
 
 
 # --- registry, structured configs, Hydra ------------------------------------------------------
@@ -403,6 +478,30 @@ def test_compose_layer_options_over_the_model_defaults() -> None:
     assert model.eval()(torch.randn(1, 3, 32, 32)).shape == (1, 3)
 
 
+def test_ln_option_on_the_model_fails_at_build_naming_ln2d() -> None:
+    from hydra import compose
+    from hydra.core.config_store import ConfigStore
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import InstantiationException
+
+    from tests.hydra_app import opted_in
+
+    ConfigStore.instance().store(name="_test_models_resnet_ln",
+                                 node={"model": ResNetConf(depth=18, base_channels=8)})
+    GlobalHydra.instance().clear()
+    try:
+        with opted_in():
+            cfg = compose(config_name="_test_models_resnet_ln",
+                          overrides=["+layers/norm@model.norm_cfg=ln"])
+            fixed = compose(config_name="_test_models_resnet_ln",
+                            overrides=["+layers/norm@model.norm_cfg=ln2d"])
+    finally:
+        GlobalHydra.instance().clear()
+    with pytest.raises(InstantiationException, match=r"nn.LayerNorm.*option ln2d"):
+        instantiate(cfg.model)  # at build time, not at the first forward
+    assert instantiate(fixed.model).eval()(torch.randn(1, 3, 32, 32))[3].shape == (1, 64, 1, 1)
+
+
 def test_validate_checks_model_configs() -> None:
     from hydra_cnn.validation import ConfigValidationError, validate
 
@@ -415,6 +514,23 @@ def test_validate_checks_model_configs() -> None:
 
 
 # --- weight init ------------------------------------------------------------------------------
+def test_mmcv_cnn_init_as_an_init_cfg_draws_the_same_weights() -> None:
+    """The migration guide's init_cfg for mmcv.cnn.ResNet.init_weights(): kaiming_init (fan_out,
+    normal) on every Conv2d in modules() order, constant 1/0 on every BatchNorm2d."""
+    model = small(init_cfg=[dict(type="Kaiming", layer="Conv2d"),
+                            dict(type="Constant", val=1, layer="BatchNorm2d")])
+    torch.manual_seed(11)
+    model.init_weights()
+    torch.manual_seed(11)
+    for name, m in model.named_modules():
+        if isinstance(m, nn.Conv2d):
+            expected = nn.init.kaiming_normal_(torch.empty(m.weight.shape), mode="fan_out")
+            assert torch.equal(m.weight.detach(), expected), name
+        elif isinstance(m, nn.BatchNorm2d):
+            assert torch.equal(m.weight.detach(), torch.ones_like(m.weight)), name
+            assert torch.equal(m.bias.detach(), torch.zeros_like(m.bias)), name
+
+
 def test_zero_init_residual() -> None:
     model = small(depth=50, zero_init_residual=True)
     assert all(torch.all(b.norm3.weight == 0) for b in model.blocks())

@@ -118,6 +118,32 @@ def test_frozen_stages_and_norm_eval() -> None:
 def test_bad_arguments(kwargs: dict[str, Any], error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
         VGG(**kwargs)
+    if error is ValueError:  # mmcv asserts the stage arguments: also an AssertionError
+        with pytest.raises(AssertionError, match=match):
+            VGG(**kwargs)
+
+
+def test_layer_norm_is_refused_with_bn_and_ignored_without() -> None:
+    with pytest.raises(ValueError, match=r"VGG: norm_cfg type 'LN' is nn.LayerNorm.*'LN2d'"):
+        VGG(depth=11, with_bn=True, norm_cfg={"type": "LN"})
+    assert not VGG(depth=11, norm_cfg={"type": "LN"}).with_bn  # no norm is built: nothing to do
+    model = VGG(depth=11, with_bn=True, norm_cfg={"type": "LN2d"}, num_stages=2,
+                dilations=(1, 1), out_indices=(0, 1))
+    assert model(torch.randn(1, 3, 16, 16))[1].shape == (1, 128, 4, 4)
+
+
+def test_bn_eval_and_bn_frozen_as_mmcv_cnn() -> None:
+    model = VGG(depth=11, with_bn=True, bn_eval=True).train()
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert norms and not any(m.training for m in norms) and model.features[0].training
+    assert all(p.requires_grad for p in model.parameters())
+    frozen = VGG(depth=11, with_bn=True, bn_frozen=True).train()
+    norms = [m for m in frozen.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert all(not p.requires_grad for m in norms for p in m.parameters())
+    assert all(m.training for m in norms) and frozen.features[0].weight.requires_grad
+    plain = VGG(depth=11, with_bn=True).train()
+    assert all(m.training for m in plain.modules())
+    assert all(p.requires_grad for p in plain.parameters())
 
 
 def test_registered_and_instantiable() -> None:
