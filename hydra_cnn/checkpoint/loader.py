@@ -685,7 +685,7 @@ def load_checkpoint(
     map_location: Any = None,
     strict: bool = False,
     logger: LoggerLike = None,
-    revise_keys: Sequence[tuple[str, str]] = _DEFAULT_REVISE_KEYS,
+    revise_keys: Sequence[tuple[str, str]] | None = _DEFAULT_REVISE_KEYS,
     weights_only: bool = True,
     zoo: ZooOverrides = None,
     *,
@@ -708,9 +708,9 @@ def load_checkpoint(
             key, with the model unchanged; default False (mismatched keys are skipped).
         logger: where the report goes: None, a Logger, a logger name or ``'silent'``.
         revise_keys: ``(pattern, replacement)`` regex pairs applied to every key in order;
-            default ``[(r'^module\\.', '')]`` strips DataParallel prefixes. A custom list
-            replaces the default; when it loads nothing but the default would have, a warning
-            says so.
+            default ``[(r'^module\\.', '')]`` (also for None) strips DataParallel prefixes. A
+            custom list replaces the default; when it loads nothing but the default would
+            have, a warning says so.
         weights_only: refuse pickles needing unsafe globals; default True.
         zoo: zoo overrides for this call (name -> URL or path, or a JSON/YAML file).
         state_dict_key: the checkpoint entry holding the state dict (``'model'``,
@@ -719,7 +719,7 @@ def load_checkpoint(
             before ``revise_keys`` apply; default None loads every key.
     """
     name = os.fspath(filename)
-    rules = _check_revise_keys(revise_keys)
+    rules = _check_revise_keys(_DEFAULT_REVISE_KEYS if revise_keys is None else revise_keys)
     if prefix is not None and (not isinstance(prefix, str) or not prefix):
         raise ValueError(f"prefix must be None or a non-empty string such as 'backbone.', "
                          f"got {prefix!r}")
