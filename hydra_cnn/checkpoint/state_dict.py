@@ -220,13 +220,15 @@ def weights_to_cpu(state_dict: Mapping[str, Any]) -> OrderedDict[str, Any]:
 
 
 def _describe_value(value: Any) -> str:
-    # never repr() a value: a deeply nested one would raise RecursionError
+    # never repr() a container: a deeply nested one would raise RecursionError
     kind = type(value).__name__
+    if value is None:
+        return "None"
     if isinstance(value, Mapping):
         return f"a {kind} of {len(value)} entries"
     if isinstance(value, (list, tuple)):
         return f"a {kind} of {len(value)} items"
-    if isinstance(value, (int, float, bool, str, bytes)) and len(str(value)) <= 40:
+    if isinstance(value, (int, float, bool, str, bytes)) and len(repr(value)) <= 40:
         return f"the {kind} {value!r}"
     return f"a {kind}"
 
@@ -252,9 +254,11 @@ def check_state_dict(state_dict: Any, source: str | None = None) -> None:
                              f"mapping of parameter names to tensors")
     for key, value in state_dict.items():
         if not isinstance(key, str):
+            shown = repr(key) if isinstance(key, (int, float, bytes)) and len(
+                repr(key)) <= 40 else "of that type"
             raise StateDictError(
-                f"the state dict{where} has the key {_describe_value(key)} ({type(key).__name__}"
-                f"); keys must be strings such as 'conv1.weight'. Nothing was copied")
+                f"the state dict{where} has the key {shown} (type {type(key).__name__}); keys "
+                f"must be strings such as 'conv1.weight'. Nothing was copied")
         if is_tensor_like(value) or key.rsplit(".", 1)[-1] == "_extra_state":
             continue
         hint = ""
