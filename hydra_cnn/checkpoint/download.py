@@ -5,17 +5,24 @@ first when needed::
 
     >>> path = download_checkpoint('https://download.pytorch.org/models/resnet50-0676ba61.pth')
 
-- A cached file is reused without a request and re-verified (its SHA256 must start with the
-  prefix in its name, ``name-<8+ lowercase hex>.ext``); a corrupt one is downloaded again, or,
-  offline, raises :class:`CorruptCacheError` naming the path.
-- A download goes to a process-unique temp file, is checked for size and hash, then renamed into
-  place: an interrupted or failed download never leaves a file at the final path. Names without
-  a usable hash download with an :class:`UnverifiedDownloadWarning` and are fsynced (a hashed
-  file is re-verified on use instead).
+- A name with a SHA256 prefix (``name-<8+ lowercase hex>.ext``) is cached under that name and
+  reused without a request while its bytes match the prefix (re-hashed on first use in each
+  process); a corrupt one is downloaded again, or, offline, raises :class:`CorruptCacheError`
+  naming the path.
+- A name without one cannot be verified: it downloads with an :class:`UnverifiedDownloadWarning`
+  and is cached under a name keyed by its URL (``latest.u<16 hex>.pth``), reused only for that
+  URL while its size and sha256 equal the record the cache index
+  (:mod:`~hydra_cnn.checkpoint.index`) wrote when it was downloaded; each reuse is logged.
+- A download goes to a process-unique temp file, is checked for size, content and hash, then
+  renamed into place: an interrupted or failed download never leaves a file at the final path.
+  A 200 whose body is an HTML page, text, empty or zeros raises :class:`ContentError` and is not
+  cached; so is an encoded (``Content-Encoding: gzip``) body for a name without a hash.
 - Every request has connect and read timeouts; the whole download has a deadline. Connection
   errors, 408, 429 (``Retry-After`` honoured up to a cap) and 5xx are retried with exponential
-  backoff; other 4xx are not. A broken transfer resumes with ``Range`` (a server that ignores it
-  is handled). Redirects from https to http are refused; loops end with an error.
+  backoff; other 4xx are not, and their error names the final URL after redirects. A broken
+  transfer resumes with ``Range`` only when that cannot join two versions of the file (a strong
+  validator sent as ``If-Range``, or a hash to check); otherwise it restarts from byte 0.
+  Redirects from https to http are refused; loops end with an error.
 - ``HYDRA_CNN_OFFLINE=1``: no socket is opened; a missing file raises :class:`OfflineError`.
 
 Settings come from arguments, then environment variables (read at each call), then defaults:
@@ -25,7 +32,7 @@ setting                    environment variable             default
 =========================  ===============================  =========
 ``connect_timeout``        ``HYDRA_CNN_CONNECT_TIMEOUT``    10 s
 ``read_timeout``           ``HYDRA_CNN_READ_TIMEOUT``       30 s
-``deadline``               ``HYDRA_CNN_DOWNLOAD_TIMEOUT``   3600 s (0: none)
+``deadline``               ``HYDRA_CNN_DOWNLOAD_TIMEOUT``   3600 s (0 or none: no limit)
 ``max_retries``            ``HYDRA_CNN_DOWNLOAD_RETRIES``   5
 ``backoff``                ``HYDRA_CNN_BACKOFF``            1 s (doubles each retry)
 ``backoff_max``            ``HYDRA_CNN_BACKOFF_MAX``        30 s
@@ -34,6 +41,9 @@ setting                    environment variable             default
 ``offline``                ``HYDRA_CNN_OFFLINE``            off
 ``progress``               ``HYDRA_CNN_NO_PROGRESS``        on when stderr is a TTY
 =========================  ===============================  =========
+
+A value outside its range (NaN, inf, a negative number, text) raises ``ValueError`` naming the
+variable, the value and the accepted range.
 """
 
 from __future__ import annotations
@@ -83,7 +93,9 @@ from hydra_cnn.checkpoint.errors import (
 )
 from hydra_cnn.checkpoint.index import (
     CacheRecord,
+    index_dir,
     read_record,
+    record_path,
     sweep_record_temps,
     write_record,
 )
@@ -129,6 +141,10 @@ def _env_flag(var: str) -> bool:
 @dataclass(frozen=True)
 class DownloadSettings:
     """Timeouts, retries and modes of a download; every field can be set for tests.
+
+    Times are finite seconds (timeouts and the deadline > 0, the others >= 0); counts are
+    integers from 0 to 100. Anything else (NaN, inf, a negative value, a bool) raises
+    ``ValueError`` naming the field, the value and the range.
 
     Args:
         connect_timeout: seconds to wait for a TCP/TLS connection; default 10.
@@ -776,6 +792,8 @@ def download_checkpoint(
                                   else get_cache_dir()))
     final = folder / stored
     check_not_symlink(final)
+    check_not_symlink(index_dir(folder))
+    check_not_symlink(record_path(folder, stored))
 
     cached = _check_cached(final, prefix, url, s)
     if cached is not None:

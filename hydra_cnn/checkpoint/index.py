@@ -33,6 +33,7 @@ from hydra_cnn.checkpoint.cache import check_cache_name, check_not_symlink
 __all__ = [
     "INDEX_DIR",
     "CacheRecord",
+    "index_dir",
     "is_cache_dir",
     "read_record",
     "record_path",
@@ -106,7 +107,11 @@ class CacheRecord:
 
 
 def index_dir(cache_dir: Path) -> Path:
-    """The index folder of a cache folder."""
+    """The index folder of a cache folder.
+
+    Args:
+        cache_dir: the cache folder.
+    """
     return cache_dir / INDEX_DIR
 
 

@@ -281,8 +281,9 @@ def _torch_load(path: str, filename: str, map_location: Any, weights_only: bool,
             if re.search(r"GLOBAL [\w.]+|Unsupported global", text):
                 raise _unsafe_error(filename, err) from err
             detail = text.split("WeightsUnpickler error:")[-1].strip().splitlines()[0]
-            raise _format_error(filename, found.description,
-                                f"its pickle is not a plain checkpoint: {detail}") from err
+            what = ("its pickle is not a plain checkpoint" if found.kind == "pickle"
+                    else "torch.load could not parse it")
+            raise _format_error(filename, found.description, f"{what}: {detail}") from err
         raise _format_error(filename, found.description, f"{type(err).__name__}: {err}") from err
     except RecursionError as err:
         raise _format_error(filename, found.description,
@@ -291,7 +292,14 @@ def _torch_load(path: str, filename: str, map_location: Any, weights_only: bool,
         # what torch's readers raise on damaged or foreign bytes, often without a message
         raise _format_error(filename, found.description,
                             f"torch.load failed with {_first_line(err)}") from err
-    except (RuntimeError, ValueError) as err:
+    except RuntimeError as err:
+        if re.search(r"magic number|PytorchStreamReader|zip archive|unexpected EOF", str(err)):
+            raise _format_error(filename, found.description,
+                                f"torch.load failed with {_first_line(err)}") from err
+        raise CheckpointFormatError(
+            f"torch.load could not read {filename} ({found.description}): "
+            f"{_first_line(err)}") from err
+    except ValueError as err:
         # a damaged archive, but also a bad map_location: say what failed, keep the class
         raise CheckpointFormatError(
             f"torch.load could not read {filename} ({found.description}): "

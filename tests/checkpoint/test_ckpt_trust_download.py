@@ -377,3 +377,23 @@ def test_model_unchanged_after_a_failed_download(home, cache, server):
     with pytest.raises(ContentError):
         load_checkpoint(model, server.url("/broken.pth"), logger="silent")
     assert_model_unchanged(model, state)
+
+
+@pytest.mark.parametrize("where", ["index", "record"])
+def test_symlink_planted_in_the_index_is_refused_before_any_request(home, cache, server,
+                                                                    tmp_path, where):
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"precious")
+    server.files["/latest.pth"] = checkpoint_bytes(small_model())
+    cache.mkdir(parents=True)
+    if where == "index":
+        (cache / ".index").symlink_to(tmp_path)
+    else:
+        from hydra_cnn.checkpoint.cache import cache_name
+
+        (cache / ".index").mkdir()
+        name = cache_name("latest.pth", server.url("/latest.pth"))
+        (cache / ".index" / f"{name}.json").symlink_to(victim)
+    with pytest.raises(ValueError, match="is a symlink"):
+        download_checkpoint(server.url("/latest.pth"))
+    assert victim.read_bytes() == b"precious" and server.count() == 0
