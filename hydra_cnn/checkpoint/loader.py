@@ -56,6 +56,7 @@ from hydra_cnn.checkpoint.state_dict import (
     weights_to_cpu,
 )
 from hydra_cnn.checkpoint.zoo import ZooOverrides, zoo_url
+from hydra_cnn.common import InvalidArgumentError
 from hydra_cnn.registry import ConfigKeyError, closest_match
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -582,8 +583,9 @@ def _with_prefix(sd: Mapping[str, Any], prefix: str, name: str) -> OrderedDict[s
         (k[len(prefix):], v) for k, v in sd.items() if k.startswith(prefix))
     if not out:
         tops = sorted({k.split(".", 1)[0] + "." for k in sd})
-        raise ValueError(f"{prefix!r} is not in the pretrained model {name}: no key starts "
-                         f"with it; its top-level prefixes are {', '.join(tops[:12])}")
+        raise InvalidArgumentError(  # also an AssertionError, as mmcv raises
+            f"{prefix!r} is not in the pretrained model {name}: no key starts with it; its "
+            f"top-level prefixes are {', '.join(tops[:12])}")
     metadata = getattr(sd, "_metadata", None)
     if isinstance(metadata, Mapping):
         stem = prefix[:-1]

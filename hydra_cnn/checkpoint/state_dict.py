@@ -219,8 +219,20 @@ def weights_to_cpu(state_dict: Mapping[str, Any]) -> OrderedDict[str, Any]:
     return out
 
 
+def _short_repr(value: Any) -> str | None:
+    """``repr(value)`` for a short scalar; None for anything else (never a container's repr:
+    a deeply nested one would raise RecursionError; nor a huge int's: ValueError)."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return None
+    if isinstance(value, (str, bytes)) and len(value) > 40:
+        return None
+    if isinstance(value, (int, float, str, bytes)):
+        text = repr(value)
+        return text if len(text) <= 40 else None
+    return None
+
+
 def _describe_value(value: Any) -> str:
-    # never repr() a container: a deeply nested one would raise RecursionError
     kind = type(value).__name__
     if value is None:
         return "None"
@@ -228,9 +240,8 @@ def _describe_value(value: Any) -> str:
         return f"a {kind} of {len(value)} entries"
     if isinstance(value, (list, tuple)):
         return f"a {kind} of {len(value)} items"
-    if isinstance(value, (int, float, bool, str, bytes)) and len(repr(value)) <= 40:
-        return f"the {kind} {value!r}"
-    return f"a {kind}"
+    shown = _short_repr(value)
+    return f"the {kind} {shown}" if shown is not None else f"a {kind}"
 
 
 def check_state_dict(state_dict: Any, source: str | None = None) -> None:
@@ -254,8 +265,7 @@ def check_state_dict(state_dict: Any, source: str | None = None) -> None:
                              f"mapping of parameter names to tensors")
     for key, value in state_dict.items():
         if not isinstance(key, str):
-            shown = repr(key) if isinstance(key, (int, float, bytes)) and len(
-                repr(key)) <= 40 else "of that type"
+            shown = _short_repr(key) or "of that type"
             raise StateDictError(
                 f"the state dict{where} has the key {shown} (type {type(key).__name__}); keys "
                 f"must be strings such as 'conv1.weight'. Nothing was copied")
