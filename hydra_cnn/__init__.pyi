@@ -137,6 +137,9 @@ from hydra_cnn.checkpoint.download import (
 )
 from hydra_cnn.checkpoint.errors import (
     ChecksumError as ChecksumError,
+    CheckpointFormatError as CheckpointFormatError,
+    StateDictError as StateDictError,
+    ContentError as ContentError,
 )
 from hydra_cnn.checkpoint.errors import (
     CorruptCacheError as CorruptCacheError,

@@ -5,7 +5,7 @@
     python -m hydra_cnn zoo list [torchvision|open-mmlab|mmcls|deprecated ...] [--json]
     python -m hydra_cnn zoo url NAME            # torchvision://resnet50, or a bare name
     python -m hydra_cnn zoo download NAME       # into HOME/checkpoints, verified
-    python -m hydra_cnn zoo verify [--delete]   # re-hash the cached files
+    python -m hydra_cnn zoo verify [--delete [--yes]]   # re-hash the cached files
 
 Each command family lives in an ``add_*_command(subparsers)`` function listed in
 :data:`COMMANDS`; a new family (e.g. listing layer types) adds one more function. A command's
@@ -100,35 +100,98 @@ def _cmd_zoo_download(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify_entry(folder: Path, name: str, record: Any) -> tuple[str, str]:
+    """(status, detail) of one indexed file: OK, CORRUPT, MISSING or BAD RECORD."""
+    from hydra_cnn.checkpoint.cache import hash_prefix, sha256_file
+
+    path = folder / name
+    if record is None:
+        return "BAD RECORD", "its index record is malformed; the file is left alone"
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        return "NOT A FILE", "not a regular file; left alone"
+    if not path.exists():
+        return "MISSING", f"indexed (from {record.url}) but not in the folder"
+    size = path.stat().st_size
+    if size != record.size:
+        return "CORRUPT", f"{size} bytes, the index recorded {record.size} (from {record.url})"
+    digest = sha256_file(path)
+    if digest != record.sha256:
+        return "CORRUPT", (f"sha256 {digest}, the index recorded {record.sha256} (from "
+                           f"{record.url})")
+    prefix = hash_prefix(name)
+    if prefix is not None and not digest.startswith(prefix):
+        return "CORRUPT", f"sha256 {digest}, the name says {prefix}..."
+    how = "verified by its name" if record.verified else "matches its index record (no hash " \
+                                                          "in the name)"
+    return "OK", f"{digest} {how}; from {record.url}"
+
+
+def _confirm(question: str) -> bool:
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:  # no terminal: never delete without --yes
+        print()
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
 def _cmd_zoo_verify(args: argparse.Namespace) -> int:
     from hydra_cnn.checkpoint.cache import hash_prefix, sha256_file
+    from hydra_cnn.checkpoint.index import INDEX_DIR, is_cache_dir, records, remove_record
     from hydra_cnn.checkpoint.zoo import get_cache_dir
 
     folder = Path(args.cache_dir) if args.cache_dir else get_cache_dir()
     if not folder.is_dir():
         print(f"no cache folder at {folder}")
         return 0
-    counts = {"ok": 0, "corrupt": 0, "unverifiable": 0}
+    indexed = records(folder) if is_cache_dir(folder) else {}
+    counts = {"OK": 0, "CORRUPT": 0, "MISSING": 0, "NOT INDEXED": 0, "BAD RECORD": 0,
+              "NOT A FILE": 0}
+    doomed: list[tuple[str, bool]] = []  # (name, whether the file itself goes)
+    for name, record in indexed.items():
+        status, detail = _verify_entry(folder, name, record)
+        counts[status] += 1
+        print(f"{status:<12} {name}  {detail}")
+        if status in ("CORRUPT", "MISSING"):
+            doomed.append((name, status == "CORRUPT"))
     for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or not path.is_file() or path.is_symlink() or (
-                path.name.endswith(".partial")):
+        if (path.name in indexed or path.name.startswith(".") or path.is_symlink()
+                or not path.is_file() or path.name.endswith(".partial")):
             continue
+        counts["NOT INDEXED"] += 1
         prefix = hash_prefix(path.name)
         if prefix is None:
-            status = "unverifiable"
-            detail = "no sha256 prefix in the name"
+            detail = "not downloaded by this cache (no index record); left alone"
         else:
             digest = sha256_file(path)
-            status = "ok" if digest.startswith(prefix) else "corrupt"
-            detail = digest if status == "ok" else f"sha256 {digest}, expected {prefix}..."
-        counts[status] += 1
-        if status == "corrupt" and args.delete:
+            match = "matches" if digest.startswith(prefix) else "does NOT match"
+            detail = (f"no index record; its sha256 {digest} {match} the prefix {prefix} in "
+                      f"its name; left alone")
+        print(f"{'NOT INDEXED':<12} {path.name}  {detail}")
+    print(f"{counts['OK']} ok, {counts['CORRUPT']} corrupt, {counts['MISSING']} missing, "
+          f"{counts['NOT INDEXED']} not indexed in {folder}")
+    if not args.delete:
+        return 1 if counts["CORRUPT"] else 0
+    if not is_cache_dir(folder):
+        print(f"error: {folder} is not a hydra_cnn cache (it has no {INDEX_DIR} folder of "
+              f"download records); nothing was deleted", file=sys.stderr)
+        return 1
+    if not doomed:
+        print("nothing to delete")
+        return 0
+    files = sum(1 for _, f in doomed if f)
+    question = (f"Delete {files} corrupt file(s) and {len(doomed)} index record(s) listed "
+                f"above from {folder}?")
+    if not args.yes and not _confirm(question):
+        print("nothing was deleted (pass --yes to delete without asking)", file=sys.stderr)
+        return 1
+    for name, with_file in doomed:
+        path = folder / name
+        if with_file and path.is_file() and not path.is_symlink():
             path.unlink()
-            detail += " (deleted)"
-        print(f"{status.upper():<12} {path.name}  {detail}")
-    print(f"{counts['ok']} ok, {counts['corrupt']} corrupt, {counts['unverifiable']} "
-          f"unverifiable in {folder}")
-    return 1 if counts["corrupt"] and not args.delete else 0
+            print(f"deleted {path}")
+        remove_record(folder, name)
+    return 0
 
 
 def add_zoo_command(subparsers: Any) -> None:
@@ -160,9 +223,15 @@ def add_zoo_command(subparsers: Any) -> None:
                            help="the cache folder; default HOME/checkpoints")
         p.set_defaults(func=func)
 
-    p = sub.add_parser("verify", help="re-hash the cached checkpoints")
+    p = sub.add_parser("verify", help="re-hash the cached checkpoints",
+                       description="Re-hash the files of a download cache against its index "
+                                   "(and the SHA256 prefix in their names). Files the index "
+                                   "does not list are reported and never deleted.")
     p.add_argument("--cache-dir", default=None, help="default HOME/checkpoints")
-    p.add_argument("--delete", action="store_true", help="delete corrupt files")
+    p.add_argument("--delete", action="store_true",
+                   help="delete corrupt files the cache's index says it downloaded (asks "
+                        "first)")
+    p.add_argument("--yes", "-y", action="store_true", help="with --delete: do not ask")
     p.set_defaults(func=_cmd_zoo_verify)
 
 

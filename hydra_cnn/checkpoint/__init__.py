@@ -9,6 +9,8 @@
 - :mod:`~hydra_cnn.checkpoint.loader`: schemes, :func:`load_checkpoint`,
   :func:`save_checkpoint`.
 - :mod:`~hydra_cnn.checkpoint.state_dict`: :func:`load_state_dict` and its :class:`LoadReport`.
+- :mod:`~hydra_cnn.checkpoint.index`: the cache's provenance records (URL, size, sha256).
+- :mod:`~hydra_cnn.checkpoint.sniff`: what a file holds, for checks and error messages.
 
 Importing this package is light: torch, requests, tqdm and filelock are imported by the
 functions that need them, and every environment variable is read at call time.
@@ -32,11 +34,12 @@ for _module, _names in {
         "load_from_torchvision", "load_from_openmmlab", "load_from_mmcls", "save_checkpoint",
     ),
     "hydra_cnn.checkpoint.state_dict": (
-        "LoadReport", "load_state_dict", "get_state_dict", "weights_to_cpu",
+        "LoadReport", "load_state_dict", "get_state_dict", "weights_to_cpu", "check_state_dict",
     ),
     "hydra_cnn.checkpoint.errors": (
         "DownloadError", "ChecksumError", "CorruptCacheError", "OfflineError",
         "UnsafeCheckpointError", "StrictLoadError", "ZooFileError", "UnverifiedDownloadWarning",
+        "CheckpointFormatError", "StateDictError", "ContentError",
     ),
     "hydra_cnn.checkpoint.dist": ("get_dist_info",),
 }.items():
@@ -44,19 +47,23 @@ for _module, _names in {
         _LAZY[_name] = _module
 
 __all__ = [
+    "CheckpointFormatError",
     "CheckpointLoader",
     "ChecksumError",
+    "ContentError",
     "CorruptCacheError",
     "DownloadError",
     "DownloadSettings",
     "LoadReport",
     "OfflineError",
+    "StateDictError",
     "StrictLoadError",
     "UnsafeCheckpointError",
     "UnverifiedDownloadWarning",
     "ZooFileError",
     "_load_checkpoint",
     "_load_checkpoint_with_prefix",
+    "check_state_dict",
     "download_checkpoint",
     "get_cache_dir",
     "get_deprecated_model_names",
@@ -97,10 +104,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from hydra_cnn.checkpoint.dist import get_dist_info
     from hydra_cnn.checkpoint.download import DownloadSettings, download_checkpoint
     from hydra_cnn.checkpoint.errors import (
+        CheckpointFormatError,
         ChecksumError,
+        ContentError,
         CorruptCacheError,
         DownloadError,
         OfflineError,
+        StateDictError,
         StrictLoadError,
         UnsafeCheckpointError,
         UnverifiedDownloadWarning,
@@ -120,6 +130,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from hydra_cnn.checkpoint.state_dict import (
         LoadReport,
+        check_state_dict,
         get_state_dict,
         load_state_dict,
         weights_to_cpu,

@@ -9,6 +9,11 @@ left by killed processes are swept by the next download.
 File names are checked before anything is written: only letters, digits and ``._+=-``, not
 starting with ``.``, no percent-encoded characters, no separators. A planted symlink at a cache
 path is refused, so its target is never written.
+
+A name that carries a SHA256 prefix (``resnet50-0676ba61.pth``) is cached under that name, as
+torch.hub and mmcv do: its bytes identify it. A name without one (``latest.pth``) is cached
+under a name that includes a hash of the URL (:func:`cache_name`), so two URLs that end in the
+same segment never share a file.
 """
 
 from __future__ import annotations
@@ -23,15 +28,17 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
     "HASH_RE",
     "cache_lock",
+    "cache_name",
     "check_cache_name",
     "check_not_symlink",
     "file_name_from_url",
     "hash_prefix",
+    "public_url",
     "sha256_file",
     "sweep_stale_partials",
     "temp_path",
@@ -115,6 +122,42 @@ def file_name_from_url(url: str) -> str:
         return check_cache_name(base)
     except ValueError as err:
         raise ValueError(f"{err} (from the URL {url})") from None
+
+
+def public_url(url: str) -> str:
+    """Return ``url`` as the cache records it: no credentials, no fragment, lowercase host.
+
+    Args:
+        url: an http(s) URL.
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme.lower(), host, parts.path or "/", parts.query, ""))
+
+
+def cache_name(name: str, url: str) -> str:
+    """Return the file name ``name`` (from ``url``) has in the cache.
+
+    A name with a SHA256 prefix is kept as it is. Any other name gets a key of the URL before
+    its extension (``latest.pth`` -> ``latest.u1f3a9c0d2b4e6f80.pth``), so each URL has its own
+    file; the key (``u`` + 16 hex) never reads as a hash prefix.
+
+    Args:
+        name: a checked cache file name.
+        url: the URL it comes from (credentials and fragment do not count).
+    """
+    if hash_prefix(name) is not None:
+        return name
+    key = "u" + hashlib.sha256(public_url(url).encode()).hexdigest()[:16]
+    stem, ext = os.path.splitext(name)
+    if not stem:  # '.pth' cannot happen (names never start with '.'), but be safe
+        stem, ext = name, ""
+    stem = stem[: 200 - len(key) - len(ext) - 1]
+    return check_cache_name(f"{stem}.{key}{ext}")
 
 
 def check_not_symlink(path: Path) -> None:

@@ -5,17 +5,24 @@ first when needed::
 
     >>> path = download_checkpoint('https://download.pytorch.org/models/resnet50-0676ba61.pth')
 
-- A cached file is reused without a request and re-verified (its SHA256 must start with the
-  prefix in its name, ``name-<8+ lowercase hex>.ext``); a corrupt one is downloaded again, or,
-  offline, raises :class:`CorruptCacheError` naming the path.
-- A download goes to a process-unique temp file, is checked for size and hash, then renamed into
-  place: an interrupted or failed download never leaves a file at the final path. Names without
-  a usable hash download with an :class:`UnverifiedDownloadWarning` and are fsynced (a hashed
-  file is re-verified on use instead).
+- A name with a SHA256 prefix (``name-<8+ lowercase hex>.ext``) is cached under that name and
+  reused without a request while its bytes match the prefix (re-hashed on first use in each
+  process); a corrupt one is downloaded again, or, offline, raises :class:`CorruptCacheError`
+  naming the path.
+- A name without one cannot be verified: it downloads with an :class:`UnverifiedDownloadWarning`
+  and is cached under a name keyed by its URL (``latest.u<16 hex>.pth``), reused only for that
+  URL while its size and sha256 equal the record the cache index
+  (:mod:`~hydra_cnn.checkpoint.index`) wrote when it was downloaded; each reuse is logged.
+- A download goes to a process-unique temp file, is checked for size, content and hash, then
+  renamed into place: an interrupted or failed download never leaves a file at the final path.
+  A 200 whose body is an HTML page, text, empty or zeros raises :class:`ContentError` and is not
+  cached; so is an encoded (``Content-Encoding: gzip``) body for a name without a hash.
 - Every request has connect and read timeouts; the whole download has a deadline. Connection
   errors, 408, 429 (``Retry-After`` honoured up to a cap) and 5xx are retried with exponential
-  backoff; other 4xx are not. A broken transfer resumes with ``Range`` (a server that ignores it
-  is handled). Redirects from https to http are refused; loops end with an error.
+  backoff; other 4xx are not, and their error names the final URL after redirects. A broken
+  transfer resumes with ``Range`` only when that cannot join two versions of the file (a strong
+  validator sent as ``If-Range``, or a hash to check); otherwise it restarts from byte 0.
+  Redirects from https to http are refused; loops end with an error.
 - ``HYDRA_CNN_OFFLINE=1``: no socket is opened; a missing file raises :class:`OfflineError`.
 
 Settings come from arguments, then environment variables (read at each call), then defaults:
@@ -25,7 +32,7 @@ setting                    environment variable             default
 =========================  ===============================  =========
 ``connect_timeout``        ``HYDRA_CNN_CONNECT_TIMEOUT``    10 s
 ``read_timeout``           ``HYDRA_CNN_READ_TIMEOUT``       30 s
-``deadline``               ``HYDRA_CNN_DOWNLOAD_TIMEOUT``   3600 s (0: none)
+``deadline``               ``HYDRA_CNN_DOWNLOAD_TIMEOUT``   3600 s (0 or none: no limit)
 ``max_retries``            ``HYDRA_CNN_DOWNLOAD_RETRIES``   5
 ``backoff``                ``HYDRA_CNN_BACKOFF``            1 s (doubles each retry)
 ``backoff_max``            ``HYDRA_CNN_BACKOFF_MAX``        30 s
@@ -34,6 +41,9 @@ setting                    environment variable             default
 ``offline``                ``HYDRA_CNN_OFFLINE``            off
 ``progress``               ``HYDRA_CNN_NO_PROGRESS``        on when stderr is a TTY
 =========================  ===============================  =========
+
+A value outside its range (NaN, inf, a negative number, text) raises ``ValueError`` naming the
+variable, the value and the accepted range.
 """
 
 from __future__ import annotations
@@ -44,6 +54,7 @@ import email.utils
 import errno
 import hashlib
 import logging
+import math
 import os
 import queue
 import random
@@ -59,11 +70,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urljoin, urlsplit
 
 from hydra_cnn.checkpoint.cache import (
+    STALE_PARTIAL_AGE,
     cache_lock,
+    cache_name,
     check_cache_name,
     check_not_symlink,
     file_name_from_url,
     hash_prefix,
+    public_url,
     remember_digest,
     sweep_stale_partials,
     temp_path,
@@ -71,11 +85,21 @@ from hydra_cnn.checkpoint.cache import (
 )
 from hydra_cnn.checkpoint.errors import (
     ChecksumError,
+    ContentError,
     CorruptCacheError,
     DownloadError,
     OfflineError,
     UnverifiedDownloadWarning,
 )
+from hydra_cnn.checkpoint.index import (
+    CacheRecord,
+    index_dir,
+    read_record,
+    record_path,
+    sweep_record_temps,
+    write_record,
+)
+from hydra_cnn.checkpoint.sniff import HEAD_SIZE, sniff_bytes
 from hydra_cnn.checkpoint.zoo import get_cache_dir
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -100,6 +124,7 @@ _ENV = {
     "retry_after_max": "HYDRA_CNN_RETRY_AFTER_MAX",
     "lock_timeout": "HYDRA_CNN_LOCK_TIMEOUT",
 }
+_MAX_COUNT = 100
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -116,6 +141,10 @@ def _env_flag(var: str) -> bool:
 @dataclass(frozen=True)
 class DownloadSettings:
     """Timeouts, retries and modes of a download; every field can be set for tests.
+
+    Times are finite seconds (timeouts and the deadline > 0, the others >= 0); counts are
+    integers from 0 to 100. Anything else (NaN, inf, a negative value, a bool) raises
+    ``ValueError`` naming the field, the value and the range.
 
     Args:
         connect_timeout: seconds to wait for a TCP/TLS connection; default 10.
@@ -153,19 +182,11 @@ class DownloadSettings:
     verify: Literal["auto", "require", "off"] = "auto"
 
     def __post_init__(self) -> None:
-        for name in ("connect_timeout", "read_timeout", "backoff", "backoff_max",
-                     "retry_after_max"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-        for name in ("deadline", "lock_timeout"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, (int, float)) or value < 0):
-                raise ValueError(f"{name} must be None or a number >= 0, got {value!r}")
-        for name in ("max_retries", "max_redirects"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+        for name in _RANGES:
+            problem = _check_setting(name, getattr(self, name))
+            if problem:
+                raise ValueError(f"{name}={getattr(self, name)!r} is not accepted: expected "
+                                 f"{problem}")
         if self.verify not in ("auto", "require", "off"):
             raise ValueError(f"verify must be 'auto', 'require' or 'off', got {self.verify!r}")
 
@@ -175,6 +196,10 @@ class DownloadSettings:
 
         Args:
             **overrides: any field of this class; unknown names raise ``TypeError``.
+
+        Raises:
+            ValueError: a variable holds something outside its range (NaN, inf, a negative
+                or non-numeric value), naming the variable, the value and the range.
         """
         fields = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(overrides) - fields)
@@ -188,16 +213,7 @@ class DownloadSettings:
             raw = os.environ.get(var)
             if raw is None or raw.strip() == "":
                 continue
-            text = raw.strip().lower()
-            try:
-                if name in ("max_retries",):
-                    values[name] = int(text)
-                elif name in ("deadline", "lock_timeout") and text in ("none", "0", "inf"):
-                    values[name] = None
-                else:
-                    values[name] = float(text)
-            except ValueError:
-                raise ValueError(f"{var}={raw!r} is not a number") from None
+            values[name] = _parse_env(name, var, raw)
         values["offline"] = _env_flag("HYDRA_CNN_OFFLINE")
         if _env_flag("HYDRA_CNN_NO_PROGRESS"):
             values["progress"] = False
@@ -207,6 +223,54 @@ class DownloadSettings:
             return cls(**values)
         except ValueError as err:
             raise ValueError(f"invalid download setting: {err}") from None
+
+
+#: field -> the accepted values, as messages say them
+_RANGES: dict[str, str] = {
+    "connect_timeout": "a finite number of seconds > 0",
+    "read_timeout": "a finite number of seconds > 0",
+    "deadline": "a finite number of seconds > 0, or 0/none for no deadline",
+    "max_retries": f"an integer from 0 to {_MAX_COUNT}",
+    "backoff": "a finite number of seconds >= 0",
+    "backoff_max": "a finite number of seconds >= 0",
+    "retry_after_max": "a finite number of seconds >= 0",
+    "lock_timeout": "a finite number of seconds >= 0, or none to wait up to the deadline",
+    "max_redirects": f"an integer from 0 to {_MAX_COUNT}",
+}
+
+
+def _check_setting(name: str, value: Any) -> str | None:
+    """Return the accepted range when ``value`` is not accepted for ``name``, else None."""
+    if value is None and name in ("deadline", "lock_timeout"):
+        return None
+    if isinstance(value, bool):
+        return _RANGES[name]
+    if name in ("max_retries", "max_redirects"):
+        ok = isinstance(value, int) and 0 <= value <= _MAX_COUNT
+    else:
+        ok = isinstance(value, (int, float)) and math.isfinite(value) and (
+            value > 0 if name in ("connect_timeout", "read_timeout", "deadline") else value >= 0)
+    return None if ok else _RANGES[name]
+
+
+def _parse_env(name: str, var: str, raw: str) -> Any:
+    """Parse one numeric environment variable; raise naming it, its value and the range."""
+    text = raw.strip().lower()
+    if name in ("deadline", "lock_timeout") and text in ("none", "0"):
+        return None
+    value: Any
+    try:
+        value = int(text) if name in ("max_retries", "max_redirects") else float(text)
+    except ValueError:
+        value = None
+    if value is None or _check_setting(name, value):
+        if value is None:
+            kind = "not an integer" if name in ("max_retries", "max_redirects") else (
+                "not a number")
+        else:
+            kind = "not a finite number" if not math.isfinite(value) else "out of range"
+        raise ValueError(f"{var}={raw!r} is not accepted ({kind}): expected {_RANGES[name]}")
+    return value
 
 
 # -- progress --------------------------------------------------------------------------------
@@ -311,23 +375,58 @@ class _BackgroundHash:
         self._queue.put(None)
 
 
-class _Transfer:
-    """One download of ``url`` into the open temp file ``fd`` (resume, retries, deadline)."""
+def _strong_date(last_modified: str, date: str | None) -> bool:
+    """Whether a Last-Modified is a strong validator: the Date is at least 60 s later (RFC 9110)."""
+    if not date:
+        return False
+    try:
+        lm = email.utils.parsedate_to_datetime(last_modified)
+        now = email.utils.parsedate_to_datetime(date)
+        return (now - lm).total_seconds() >= 60
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return False
 
-    def __init__(self, url: str, fd: int, tmp: Path, final: Path, s: DownloadSettings) -> None:
+
+def _shown(url: str) -> str:
+    """The URL for messages: without credentials."""
+    return public_url(url) if "@" in urlsplit(url).netloc else url
+
+
+class _Transfer:
+    """One download of ``url`` into the open temp file ``fd`` (resume, retries, deadline).
+
+    A broken transfer resumes with ``Range`` only where that cannot join two versions of the
+    file: the server gave a strong validator (an ETag, or a Last-Modified at least 60 s before
+    its Date), sent back as ``If-Range``, and the 206 reply keeps the total size and validators;
+    or the name carries a SHA256 prefix the result must match anyway (``hashed``; a resumed
+    file that fails it is downloaded again from byte 0 by the caller). Otherwise it restarts
+    from byte 0.
+    """
+
+    def __init__(self, url: str, fd: int, tmp: Path, final: Path, s: DownloadSettings,
+                 hashed: bool) -> None:
         self.url = url
+        self.shown = _shown(url)
         self.fd = fd
         self.tmp = tmp
         self.final = final
         self.s = s
+        self.hashed = hashed
+        self.blind_resume = hashed  # may resume without a validator
+        self.resumed_blind = False
         self.start = time.monotonic()
         self.deadline_at = None if s.deadline is None else self.start + s.deadline
         self.offset = 0
         self.total: int | None = None
-        self.hasher = _BackgroundHash()
+        self.space: int | None = None
+        self.head = bytearray()
         self.validator: str | None = None
-        enabled = s.progress if s.progress is not None else _stderr_is_tty()
-        self.progress = _Progress(enabled, None, final.name)
+        self.etag: str | None = None
+        self.last_modified: str | None = None
+        self.final_url: str | None = None
+        self.status = 0
+        self.hasher: _BackgroundHash  # made by run()
+        self.progress: _Progress
 
     # -- time ----------------------------------------------------------------------------
     def _remaining(self) -> float | None:
@@ -336,9 +435,9 @@ class _Transfer:
     def _deadline_error(self, what: str) -> DownloadError:
         got = f"got {self.offset} of {self.total if self.total is not None else '?'} bytes"
         return DownloadError(
-            f"download of {self.url} exceeded the overall deadline of {self.s.deadline:g} s "
+            f"download of {self.shown} exceeded the overall deadline of {self.s.deadline:g} s "
             f"({what}; {got}); raise HYDRA_CNN_DOWNLOAD_TIMEOUT (seconds) for slow links",
-            self.url,
+            self.shown,
         )
 
     def _timeouts(self) -> tuple[float, float]:
@@ -354,6 +453,13 @@ class _Transfer:
 
     # -- file ----------------------------------------------------------------------------
     def _write(self, data: bytes) -> None:
+        if self.space is not None and self.offset + len(data) > self.space:
+            raise OSError(
+                errno.ENOSPC,
+                f"not enough space for {self.final}: the body from {self.shown} grew past the "
+                f"{self.space} bytes free in {self.tmp.parent} (while writing {self.tmp}); "
+                f"nothing was cached. Free some space or point HYDRA_CNN_HOME to another disk",
+            )
         view = memoryview(data)
         try:
             while view:
@@ -367,104 +473,194 @@ class _Transfer:
                 f"{err.strerror}{hint} while writing {self.tmp} for {self.final}; nothing was "
                 f"cached. Free some space or point HYDRA_CNN_HOME to another disk",
             ) from err
+        if len(self.head) < HEAD_SIZE:
+            self.head += data[: HEAD_SIZE - len(self.head)]
 
     def _restart(self) -> None:
         os.ftruncate(self.fd, 0)
         os.lseek(self.fd, 0, os.SEEK_SET)
         self.offset = 0
+        self.total = None
+        self.head.clear()
         self.hasher.reset()
         self.validator = None
+        self.etag = self.last_modified = None
+
+    def start_over(self) -> None:
+        """Forget everything downloaded; the next :meth:`run` starts at byte 0, no resuming."""
+        os.ftruncate(self.fd, 0)
+        os.lseek(self.fd, 0, os.SEEK_SET)
+        self.offset = 0
+        self.total = None
+        self.head.clear()
+        self.validator = None
+        self.etag = self.last_modified = None
+        self.blind_resume = False
+        self.resumed_blind = False
 
     # -- HTTP ----------------------------------------------------------------------------
+    def where(self, final_url: str | None = None) -> str:
+        """The URL for messages, with the original one when a redirect was followed."""
+        final = _shown(final_url) if final_url else self.shown
+        return final if final == self.shown else f"{final} (redirected from {self.shown})"
+
     def _get(self, session: requests.Session, headers: dict[str, str]) -> requests.Response:
         import requests
 
         current = self.url
         chain = [current]
         for _ in range(self.s.max_redirects + 1):
+            shown = _shown(current)
             try:
                 resp = session.get(current, headers=headers, stream=True,
                                    timeout=self._timeouts(), allow_redirects=False)
             except requests.exceptions.SSLError as err:
-                raise DownloadError(f"TLS error for {current}: {err}", self.url) from err
+                raise DownloadError(f"TLS error for {shown}: {err}", self.shown) from err
             except requests.exceptions.Timeout as err:
-                raise _Retry(f"timed out waiting for {current} (connect timeout "
+                raise _Retry(f"timed out waiting for {shown} (connect timeout "
                              f"{self.s.connect_timeout:g} s, read timeout "
                              f"{self.s.read_timeout:g} s): {err}") from err
             except requests.exceptions.ConnectionError as err:
-                raise _Retry(f"connection to {current} failed: {err}") from err
+                raise _Retry(f"connection to {shown} failed: {err}") from err
             except requests.exceptions.RequestException as err:
-                raise DownloadError(f"request for {current} failed: {err}", self.url) from err
+                raise DownloadError(f"request for {shown} failed: {err}", self.shown) from err
             if resp.status_code not in _REDIRECT_STATUSES or "location" not in resp.headers:
                 return resp
             target = urljoin(current, resp.headers["location"])
             resp.close()
             old, new = urlsplit(current).scheme, urlsplit(target).scheme
             if new not in ("http", "https"):
-                raise DownloadError(f"refusing redirect from {current} to {target}: only "
-                                    f"http(s) is followed", self.url)
+                raise DownloadError(f"refusing redirect from {shown} to {_shown(target)}: only "
+                                    f"http(s) is followed", self.shown)
             if old == "https" and new != "https":
-                raise DownloadError(f"refusing redirect from https to http: {current} -> "
-                                    f"{target}", self.url)
+                raise DownloadError(f"refusing redirect from https to http: {shown} -> "
+                                    f"{_shown(target)}", self.shown)
             if target in chain:
-                raise DownloadError("redirect loop: " + " -> ".join([*chain, target]), self.url)
+                raise DownloadError("redirect loop: " + " -> ".join(
+                    _shown(u) for u in [*chain, target]), self.shown)
             chain.append(target)
             current = target
         raise DownloadError(f"too many redirects (more than {self.s.max_redirects}) from "
-                            f"{self.url}: " + " -> ".join(chain), self.url)
+                            f"{self.shown}: " + " -> ".join(_shown(u) for u in chain),
+                            self.shown)
+
+    def _remember_validators(self, resp: requests.Response) -> None:
+        self.etag = resp.headers.get("etag")
+        self.last_modified = resp.headers.get("last-modified")
+        self.validator = None
+        if self.etag and not self.etag.startswith("W/"):
+            self.validator = self.etag
+        elif self.last_modified and _strong_date(self.last_modified, resp.headers.get("date")):
+            self.validator = self.last_modified
+
+    def _check_resume(self, resp: requests.Response, where: str) -> None:
+        """Accept a 206 reply to ``Range: bytes=<offset>-`` only for the same file."""
+        m = _CONTENT_RANGE.match(resp.headers.get("content-range", ""))
+        problem = None
+        total = None
+        if not m or int(m.group(1)) != self.offset:
+            problem = (f"bad Content-Range {resp.headers.get('content-range')!r} for "
+                       f"bytes={self.offset}-")
+        else:
+            total = None if m.group(3) == "*" else int(m.group(3))
+            etag, modified = resp.headers.get("etag"), resp.headers.get("last-modified")
+            if self.total is not None and total != self.total:
+                problem = f"the total size changed from {self.total} to {total} bytes"
+            elif self.etag and etag and etag != self.etag:
+                problem = f"the ETag changed from {self.etag} to {etag}"
+            elif self.last_modified and modified and modified != self.last_modified:
+                problem = (f"Last-Modified changed from {self.last_modified!r} to "
+                           f"{modified!r}")
+        if problem:
+            self._restart()
+            raise _Retry(f"{where} cannot resume: {problem}; starting over from byte 0")
+        if total is not None:
+            self.total = total
+
+    def _measure_space(self) -> None:
+        """Refuse a body larger than the free space; remember the free space for the stream."""
+        try:
+            free = shutil.disk_usage(self.tmp.parent).free
+        except OSError:
+            self.space = None
+            return
+        self.space = free + self.offset
+        if self.total is not None and self.total > self.space:
+            raise OSError(
+                errno.ENOSPC,
+                f"not enough space for {self.final}: {self.shown} is {self.total} bytes, "
+                f"{free} bytes are free in {self.tmp.parent}; free some space or point "
+                f"HYDRA_CNN_HOME to another disk",
+            )
 
     def _attempt(self, session: requests.Session) -> bool:
         """Run one request; return True when the body is complete."""
         import urllib3
 
         headers: dict[str, str] = {}
+        if self.offset and not (self.validator or self.blind_resume):
+            logger.info("%s: restarting from byte 0 instead of resuming at %d: the server sent "
+                        "no strong ETag or Last-Modified to prove the file is unchanged",
+                        self.shown, self.offset)
+            self._restart()
         if self.offset:
             headers["Range"] = f"bytes={self.offset}-"
             if self.validator:
                 headers["If-Range"] = self.validator
+            else:
+                self.resumed_blind = True
         resp = self._get(session, headers)
         with contextlib.closing(resp):
             status = resp.status_code
+            where = self.where(resp.url)
             if status == 429 or (status == 503 and "retry-after" in resp.headers):
                 wait = _retry_after(resp.headers.get("retry-after"))
                 if wait is not None and wait > self.s.retry_after_max:
                     raise DownloadError(
-                        f"HTTP {status} for {self.url}: the server asked to retry after "
+                        f"HTTP {status} for {where}: the server asked to retry after "
                         f"{wait:.0f} s, more than the cap of {self.s.retry_after_max:g} s "
-                        f"(HYDRA_CNN_RETRY_AFTER_MAX)", self.url)
-                raise _Retry(f"HTTP {status} {resp.reason} for {self.url}", wait)
+                        f"(HYDRA_CNN_RETRY_AFTER_MAX)", self.shown)
+                raise _Retry(f"HTTP {status} {resp.reason} for {where}", wait)
             if status in _RETRY_STATUSES:
-                raise _Retry(f"HTTP {status} {resp.reason} for {self.url}")
+                raise _Retry(f"HTTP {status} {resp.reason} for {where}")
             encoding = resp.headers.get("content-encoding", "identity").strip().lower()
-            resumable = encoding in ("", "identity")
-            if status == 206 and self.offset and resumable:
-                m = _CONTENT_RANGE.match(resp.headers.get("content-range", ""))
-                if not m or int(m.group(1)) != self.offset:
-                    self._restart()
-                    raise _Retry(f"bad Content-Range {resp.headers.get('content-range')!r} "
-                                 f"for bytes={self.offset}- from {self.url}")
-                self.total = None if m.group(3) == "*" else int(m.group(3))
+            identity = encoding in ("", "identity")
+            if not identity and status in (200, 206) and not self.hashed:
+                on_wire = resp.headers.get("content-length", "")
+                wire = f" of {on_wire} bytes" if on_wire.isdigit() else ""
+                raise ContentError(
+                    f"{where} answered HTTP {status} with a {encoding}-encoded body{wire} "
+                    f"(Content-Encoding: {encoding}) although the plain file was asked for; "
+                    f"its name carries no SHA256 prefix, so the decoded bytes could not be "
+                    f"verified and their size is unknown: nothing was cached. Use a URL that "
+                    f"serves the file as it is, or one whose name carries the hash "
+                    f"(name-<sha256 prefix>.ext)", self.shown)
+            if status == 206 and self.offset and identity:
+                self._check_resume(resp, where)
+                self._measure_space()
             elif status == 200 or (status == 206 and not self.offset):
                 if self.offset:
-                    logger.info("%s ignored the Range request; starting over", self.url)
+                    logger.info("%s sent the whole file again (200); starting over", where)
                     self._restart()
                 length = resp.headers.get("content-length")
-                self.total = int(length) if (length and length.isdigit() and resumable) else None
+                self.total = int(length) if (length and length.isdigit() and identity) else None
                 if status == 206:  # a range we did not ask for
                     self.total = None
-                etag = resp.headers.get("etag")
-                if etag and not etag.startswith("W/"):
-                    self.validator = etag
-                elif resp.headers.get("last-modified"):
-                    self.validator = resp.headers["last-modified"]
-                self._check_space()
+                self._remember_validators(resp)
+                self.final_url = resp.url
+                self.status = status
+                self._measure_space()
+            elif status == 206:  # an encoded partial body: offsets are not comparable
+                self._restart()
+                raise _Retry(f"{where} sent a {encoding}-encoded partial body; starting over")
             elif status == 416:
                 self._restart()
-                raise _Retry(f"HTTP 416 (range not satisfiable) for {self.url}")
+                raise _Retry(f"HTTP 416 (range not satisfiable) for {where}")
             else:
-                raise DownloadError(f"HTTP {status} {resp.reason} for {self.url}", self.url)
-            if not resumable:
+                raise DownloadError(f"HTTP {status} {resp.reason} for {where}", self.shown)
+            if not identity:  # decoded offsets are no byte ranges of the resource
                 self.validator = None
+                self.blind_resume = False
             self.progress.reset(self.total, self.offset)
             raw = resp.raw
             # read1 returns what has arrived (urllib3 >= 2.3), so the deadline is checked often
@@ -483,35 +679,20 @@ class _Transfer:
                     self.offset += len(chunk)
                     self.progress.update(len(chunk))
             except (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError) as err:
-                if not resumable:
+                if not identity:
                     self._restart()
-                raise _Retry(self._incomplete(f"{type(err).__name__}: {err}")) from err
+                raise _Retry(self._incomplete(f"{type(err).__name__}: {err}", where)) from err
             if self.total is not None and self.offset != self.total:
                 if self.offset > self.total:
                     self._restart()
-                raise _Retry(self._incomplete("the connection closed early"))
+                raise _Retry(self._incomplete("the connection closed early", where))
             return True
 
-    def _incomplete(self, why: str) -> str:
+    def _incomplete(self, why: str, where: str) -> str:
         if self.total is not None:
             return (f"incomplete download: got {self.offset} of {self.total} bytes from "
-                    f"{self.url} ({why})")
-        return f"download of {self.url} broke off after {self.offset} bytes ({why})"
-
-    def _check_space(self) -> None:
-        if self.total is None:
-            return
-        try:
-            free = shutil.disk_usage(self.tmp.parent).free
-        except OSError:
-            return
-        if self.total > free:
-            raise OSError(
-                errno.ENOSPC,
-                f"not enough space for {self.final}: {self.url} is {self.total} bytes, "
-                f"{free} bytes are free in {self.tmp.parent}; free some space or point "
-                f"HYDRA_CNN_HOME to another disk",
-            )
+                    f"{where} ({why})")
+        return f"download of {where} broke off after {self.offset} bytes ({why})"
 
     def run(self) -> str:
         """Download the whole body; return its hex SHA256."""
@@ -522,6 +703,9 @@ class _Transfer:
         session = requests.Session()
         session.headers["User-Agent"] = f"hydra-cnn/{__version__}"
         session.headers["Accept-Encoding"] = "identity"
+        self.hasher = _BackgroundHash()
+        enabled = self.s.progress if self.s.progress is not None else _stderr_is_tty()
+        self.progress = _Progress(enabled, None, self.final.name)
         failures = 0
         high_water = -1
         attempts = 0
@@ -539,7 +723,7 @@ class _Transfer:
                     if failures > self.s.max_retries:
                         raise DownloadError(
                             f"{err} (gave up after {attempts} attempts; max_retries="
-                            f"{self.s.max_retries})", self.url) from err
+                            f"{self.s.max_retries})", self.shown) from err
                     delay = min(self.s.backoff_max, self.s.backoff * 2 ** (failures - 1))
                     delay *= 0.5 + random.random() / 2
                     if err.delay is not None:
@@ -566,6 +750,11 @@ def download_checkpoint(
 ) -> Path:
     """Return the path of a verified cached copy of ``url``, downloading it when needed.
 
+    A name with a SHA256 prefix (``resnet50-0676ba61.pth``) is cached under that name and
+    reused whenever its bytes match the prefix. Any other name is cached under a name that
+    includes a key of the URL (``latest.u<16 hex>.pth``) and reused only for that URL, while
+    its size and sha256 equal those the cache index recorded when it was downloaded.
+
     Args:
         url: an ``http://`` or ``https://`` URL.
         cache_dir: the cache folder; default None means ``HOME/checkpoints``.
@@ -576,6 +765,8 @@ def download_checkpoint(
 
     Raises:
         DownloadError: HTTP errors, timeouts, the deadline, incomplete bodies, bad redirects.
+        ContentError: a 200 whose body is not a checkpoint (an HTML page, text, empty, an
+            encoded body for a name without a hash).
         ChecksumError: the bytes do not match the hash prefix in the name.
         OfflineError: offline mode and the file is not cached.
         CorruptCacheError: the cached file is corrupt and cannot be downloaded again.
@@ -588,43 +779,52 @@ def download_checkpoint(
         s = dataclasses.replace(settings, **overrides) if overrides else settings
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ValueError(f"not an http(s) URL: {url!r}")
+    shown = _shown(url)
     name = check_cache_name(file_name) if file_name is not None else file_name_from_url(url)
     prefix = None if s.verify == "off" else hash_prefix(name)
     if prefix is None and s.verify == "require":
         raise ValueError(
             f"{name} carries no SHA256 prefix (name-<8 to 64 lowercase hex>.ext), and "
-            f"verify='require' refuses unverifiable downloads; URL: {url}"
+            f"verify='require' refuses unverifiable downloads; URL: {shown}"
         )
+    stored = name if prefix is not None else cache_name(name, url)
     folder = Path(os.path.abspath(os.fspath(cache_dir) if cache_dir is not None
                                   else get_cache_dir()))
-    final = folder / name
+    final = folder / stored
     check_not_symlink(final)
+    check_not_symlink(index_dir(folder))
+    check_not_symlink(record_path(folder, stored))
 
     cached = _check_cached(final, prefix, url, s)
     if cached is not None:
         return cached
     if s.offline:
         raise OfflineError(
-            f"offline mode (HYDRA_CNN_OFFLINE=1) and not cached: {final} (from {url}); unset "
-            f"HYDRA_CNN_OFFLINE or copy the file there", url)
+            f"offline mode (HYDRA_CNN_OFFLINE=1) and not cached: {final} (from {shown}); unset "
+            f"HYDRA_CNN_OFFLINE or copy the file there", shown)
     if prefix is None and s.verify == "auto":
         warnings.warn(UnverifiedDownloadWarning(
             f"{name} carries no SHA256 prefix (name-<8+ lowercase hex>.ext), so the download "
-            f"from {url} cannot be verified"), stacklevel=2)
+            f"from {shown} cannot be verified; it is cached as {stored} for this URL only"),
+            stacklevel=2)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise OSError(err.errno, f"cannot create the cache folder {folder}: {err.strerror}; "
                                  f"set HYDRA_CNN_HOME to a writable folder") from err
     lock_timeout = s.lock_timeout if s.lock_timeout is not None else s.deadline
-    with cache_lock(folder, name, lock_timeout):
+    with cache_lock(folder, stored, lock_timeout):
         cached = _check_cached(final, prefix, url, s, quiet=True)
         if cached is not None:  # another process finished it while we waited
             return cached
         sweep_stale_partials(folder)
-        logger.info("downloading %s to %s", url, final)
+        sweep_record_temps(folder, STALE_PARTIAL_AGE)
+        logger.info("downloading %s to %s", shown, final)
         _download_to(url, final, prefix, s)
     return final
+
+
+_reuse_logged: set[str] = set()
 
 
 def _check_cached(final: Path, prefix: str | None, url: str, s: DownloadSettings,
@@ -634,19 +834,42 @@ def _check_cached(final: Path, prefix: str | None, url: str, s: DownloadSettings
         return None
     if not final.is_file():
         raise ValueError(f"cache path {final} exists but is not a regular file; remove it")
-    if prefix is None:
-        return final
-    ok, digest = verify_file(final, prefix)
-    if ok:
-        return final
-    message = (f"cached file {final} is corrupt: its sha256 {digest} does not start with "
-               f"{prefix}; delete it")
+    if prefix is not None:
+        ok, digest = verify_file(final, prefix)
+        if ok:
+            return final
+        problem = f"its sha256 {digest} does not start with {prefix}"
+        expected = prefix
+    else:
+        record = read_record(final.parent, final.name)
+        digest = ""
+        expected = record.sha256 if record is not None else ""
+        size = final.stat().st_size
+        if record is None:
+            problem = "the cache index has no record of it, so its origin is unknown"
+        elif record.url != public_url(url):
+            problem = f"the cache index says it came from {record.url}"
+        elif record.size != size:
+            problem = f"it has {size} bytes, the cache index recorded {record.size}"
+        else:
+            ok, digest = verify_file(final, record.sha256)
+            if ok and digest == record.sha256:
+                if str(final) not in _reuse_logged:
+                    _reuse_logged.add(str(final))
+                    logger.warning(
+                        "using the cached copy of %s: %s (downloaded %s, sha256 %s). Its name "
+                        "carries no SHA256 prefix, so it is only checked against the cache "
+                        "index; delete it to download it again", _shown(url), final,
+                        record.downloaded_at or "at an unknown time", record.sha256)
+                return final
+            problem = f"its sha256 {digest} differs from the {record.sha256} the index recorded"
+    message = f"cached file {final} cannot be used for {_shown(url)}: {problem}; delete it"
     if s.offline:
         raise CorruptCacheError(message + " (offline mode is on, so it cannot be downloaded "
-                                "again)", None, expected=prefix, actual=digest)
+                                "again)", None, expected=expected, actual=digest)
     if not os.access(final.parent, os.W_OK):
         raise CorruptCacheError(message + " (the cache folder is read-only)", None,
-                                expected=prefix, actual=digest)
+                                expected=expected, actual=digest)
     if not quiet:
         logger.warning("%s; downloading it again", message)
     return None
@@ -659,13 +882,21 @@ def _download_to(url: str, final: Path, prefix: str | None, s: DownloadSettings)
     try:
         fd = os.open(tmp, flags, 0o666)
     except OSError as err:
-        raise OSError(err.errno, f"cannot create {tmp} for the download of {url}: "
+        raise OSError(err.errno, f"cannot create {tmp} for the download of {_shown(url)}: "
                                  f"{err.strerror}") from err
     done = False
     try:
         try:
-            transfer = _Transfer(url, fd, tmp, final, s)
+            transfer = _Transfer(url, fd, tmp, final, s, hashed=prefix is not None)
             digest = transfer.run()
+            _check_body(transfer)
+            if prefix is not None and not digest.startswith(prefix) and transfer.resumed_blind:
+                logger.warning("%s was resumed without a validator and does not match its "
+                               "SHA256 prefix %s; downloading it again from byte 0",
+                               transfer.where(transfer.final_url), prefix)
+                transfer.start_over()
+                digest = transfer.run()
+                _check_body(transfer)
             try:
                 # A name with a hash is re-verified on use, so a file torn by a power loss is
                 # caught then; only unverifiable files pay for an fsync.
@@ -678,9 +909,18 @@ def _download_to(url: str, final: Path, prefix: str | None, s: DownloadSettings)
             os.close(fd)
         if prefix is not None and not digest.startswith(prefix):
             raise ChecksumError(
-                f"sha256 mismatch for {final.name} from {url}: expected prefix {prefix}, got "
-                f"{digest}; the file was not cached", url, expected=prefix, actual=digest)
+                f"sha256 mismatch for {final.name} from {transfer.where(transfer.final_url)}: "
+                f"expected prefix {prefix}, got {digest}; the file was not cached",
+                _shown(url), expected=prefix, actual=digest)
         check_not_symlink(final)
+        from hydra_cnn.common import __version__
+
+        write_record(final.parent, CacheRecord(
+            file=final.name, url=public_url(url), size=transfer.offset, sha256=digest,
+            verified=prefix is not None,
+            final_url=public_url(transfer.final_url) if transfer.final_url else None,
+            etag=transfer.etag, last_modified=transfer.last_modified,
+            downloaded_at=CacheRecord.now(), hydra_cnn=__version__))
         os.replace(tmp, final)
         done = True
         remember_digest(final, digest)
@@ -695,3 +935,18 @@ def _download_to(url: str, final: Path, prefix: str | None, s: DownloadSettings)
         if not done:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+
+
+def _check_body(transfer: _Transfer) -> None:
+    """Refuse a complete body that is not a checkpoint (HTML, text, empty, zeros)."""
+    found = sniff_bytes(bytes(transfer.head), transfer.offset, noun="body")
+    if not found.junk:
+        return
+    hints = {
+        "html": " Check the URL, and whether this network needs a login (a captive portal)",
+        "empty": " The server sent no bytes",
+    }
+    raise ContentError(
+        f"{transfer.where(transfer.final_url)} answered HTTP {transfer.status} with "
+        f"{found.description}, not a checkpoint; nothing was cached.{hints.get(found.kind, '')}",
+        transfer.shown)

@@ -10,6 +10,12 @@ The classes subclass the built-in exception a caller would already catch:
 - :class:`StrictLoadError` (a ``RuntimeError``, as torch and mmcv raise): ``strict=True`` found
   missing, unexpected or shape-mismatched keys; the model was left unchanged.
 - :class:`ZooFileError` (a ``ValueError``): a malformed zoo map, with file, line and column.
+- :class:`CheckpointFormatError` (a ``RuntimeError`` and a ``ValueError``): a file that is not a
+  readable checkpoint (text, an HTML page, empty, a damaged zip, a bad safetensors header); the
+  message names the path and what was found. :class:`StateDictError` (also a ``TypeError``): a
+  state dict with a non-string key or a non-tensor value, found before anything was copied.
+- :class:`ContentError` (a :class:`DownloadError`): a server answered 200 with something that is
+  not a checkpoint (an HTML page, text, an empty or encoded body); nothing was cached.
 """
 
 from __future__ import annotations
@@ -21,10 +27,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from hydra_cnn.checkpoint.state_dict import LoadReport
 
 __all__ = [
+    "CheckpointFormatError",
     "ChecksumError",
+    "ContentError",
     "CorruptCacheError",
     "DownloadError",
     "OfflineError",
+    "StateDictError",
     "StrictLoadError",
     "UnsafeCheckpointError",
     "UnverifiedDownloadWarning",
@@ -70,6 +79,10 @@ class CorruptCacheError(ChecksumError):
     """A cached file fails its hash check and cannot be replaced (offline or read-only cache)."""
 
 
+class ContentError(DownloadError):
+    """A server answered 200 with a body that is not a checkpoint; nothing was cached."""
+
+
 class OfflineError(DownloadError):
     """Offline mode (``HYDRA_CNN_OFFLINE=1``) is on and the file is not in the cache."""
 
@@ -89,6 +102,17 @@ class StrictLoadError(RuntimeError):
     def __init__(self, message: str, report: LoadReport) -> None:
         super().__init__(message)
         self.report = report
+
+
+class CheckpointFormatError(RuntimeError, ValueError):
+    """A file is not a checkpoint hydra_cnn can read; the message names the path and what it holds.
+
+    A ``RuntimeError`` (what torch raises for unreadable archives) and a ``ValueError``.
+    """
+
+
+class StateDictError(CheckpointFormatError, TypeError):
+    """A state dict has a non-string key or a non-tensor value; nothing was copied."""
 
 
 class ZooFileError(ValueError):

@@ -26,14 +26,17 @@ trust. There is never a silent fallback.
 from __future__ import annotations
 
 import contextlib
+import errno
 import inspect
 import json
+import logging
 import os
 import pickle
 import re
 import secrets
 import time
 import warnings
+import zipfile
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -41,9 +44,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from hydra_cnn.checkpoint.dist import leader_first
 from hydra_cnn.checkpoint.download import download_checkpoint
-from hydra_cnn.checkpoint.errors import UnsafeCheckpointError
+from hydra_cnn.checkpoint.errors import CheckpointFormatError, UnsafeCheckpointError
+from hydra_cnn.checkpoint.sniff import Sniff, sniff_file
 from hydra_cnn.checkpoint.state_dict import (
     LoggerLike,
+    check_state_dict,
     get_logger,
     get_state_dict,
     load_state_dict,
@@ -51,7 +56,7 @@ from hydra_cnn.checkpoint.state_dict import (
     weights_to_cpu,
 )
 from hydra_cnn.checkpoint.zoo import ZooOverrides, zoo_url
-from hydra_cnn.common import ConfigKeyError, closest_match
+from hydra_cnn.common import ConfigKeyError, InvalidArgumentError, closest_match
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
@@ -69,6 +74,7 @@ __all__ = [
     "save_checkpoint",
 ]
 
+logger = logging.getLogger("hydra_cnn.checkpoint")
 F = TypeVar("F", bound=Callable[..., Any])
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _DEFAULT_REVISE_KEYS: tuple[tuple[str, str], ...] = ((r"^module\.", ""),)
@@ -200,6 +206,10 @@ def _accepted_kwargs(fn: Callable[..., Any], candidates: dict[str, Any]) -> dict
 
 
 # -- reading files ---------------------------------------------------------------------------
+_PAYLOAD_NOTE = ("If it should be a checkpoint, it was damaged or replaced: download or save it "
+                 "again")
+
+
 def _unsafe_error(filename: str, err: BaseException) -> UnsafeCheckpointError:
     text = str(err)
     m = re.search(r"GLOBAL ([\w.]+)", text)
@@ -210,6 +220,14 @@ def _unsafe_error(filename: str, err: BaseException) -> UnsafeCheckpointError:
         f"(loading it could run code). Only if you trust this file, pass weights_only=False, "
         f"or allow the global with torch.serialization.add_safe_globals([...]). "
         f"torch said: {detail}"
+    )
+
+
+def _format_error(filename: str, found: str, why: str = "") -> CheckpointFormatError:
+    reason = f" ({why})" if why else ""
+    return CheckpointFormatError(
+        f"{filename} is not a readable checkpoint: it is {found}{reason}. {_PAYLOAD_NOTE}; "
+        f"accepted: a torch.save file (.pth/.pt) or a .safetensors file"
     )
 
 
@@ -226,11 +244,138 @@ def _map_device(map_location: Any) -> str:
     )
 
 
+def _check_zip(path: str, filename: str, found: Sniff) -> bool:
+    """Check a torch.save zip archive; return whether it can be memory-mapped.
+
+    ``torch.load(mmap=True)`` maps each tensor's bytes straight from the file, which is only
+    right for stored (uncompressed) entries: a re-zipped file with deflated entries would give
+    other values, so it is read through torch's (decompressing) reader instead.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+        raise _format_error(filename, found.description,
+                            f"damaged or truncated: {err}") from err
+    if not any(i.filename.endswith("data.pkl") for i in infos):
+        raise _format_error(filename, f"a zip archive of {len(infos)} entries",
+                            "no data.pkl entry, so not written by torch.save")
+    compressed = [i.filename for i in infos if i.compress_type != zipfile.ZIP_STORED]
+    if compressed:
+        logger.debug("%s has %d compressed entries (e.g. %s); reading it without mmap",
+                     filename, len(compressed), compressed[0])
+    return not compressed
+
+
+def _torch_load(path: str, filename: str, map_location: Any, weights_only: bool,
+                found: Sniff) -> Any:
+    import torch
+
+    mmap = _check_zip(path, filename, found) if found.kind == "zip" else False
+    try:
+        return torch.load(path, map_location=map_location, weights_only=weights_only,
+                          mmap=mmap)
+    except pickle.UnpicklingError as err:
+        text = str(err)
+        if weights_only and "Weights only load failed" in text:
+            if re.search(r"GLOBAL [\w.]+|Unsupported global", text):
+                raise _unsafe_error(filename, err) from err
+            detail = text.split("WeightsUnpickler error:")[-1].strip().splitlines()[0]
+            what = ("its pickle is not a plain checkpoint" if found.kind == "pickle"
+                    else "torch.load could not parse it")
+            raise _format_error(filename, found.description, f"{what}: {detail}") from err
+        raise _format_error(filename, found.description, f"{type(err).__name__}: {err}") from err
+    except RecursionError as err:
+        raise _format_error(filename, found.description,
+                            "it nests containers too deeply to be a checkpoint") from err
+    except (EOFError, IndexError, KeyError, UnicodeDecodeError, zipfile.BadZipFile) as err:
+        # what torch's readers raise on damaged or foreign bytes, often without a message
+        raise _format_error(filename, found.description,
+                            f"torch.load failed with {_first_line(err)}") from err
+    except RuntimeError as err:
+        if re.search(r"magic number|PytorchStreamReader|zip archive|unexpected EOF", str(err)):
+            raise _format_error(filename, found.description,
+                                f"torch.load failed with {_first_line(err)}") from err
+        raise CheckpointFormatError(
+            f"torch.load could not read {filename} ({found.description}): "
+            f"{_first_line(err)}") from err
+    except ValueError as err:
+        # a damaged archive, but also a bad map_location: say what failed, keep the class
+        raise CheckpointFormatError(
+            f"torch.load could not read {filename} ({found.description}): "
+            f"{_first_line(err)}") from err
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
+
+
+def _check_safetensors(path: str, filename: str, found: Sniff) -> None:
+    """Check a .safetensors file's header (length, JSON, offsets) before reading it."""
+    if found.junk:
+        raise _format_error(filename, found.description)
+    size = found.size
+    bad = f"a .safetensors file of {size} bytes with a bad header"
+    if size < 8:
+        raise _format_error(filename, bad, "shorter than the 8-byte header length")
+    with open(path, "rb") as fh:
+        declared = int.from_bytes(fh.read(8), "little")
+        if declared == 0 or declared > size - 8:
+            raise _format_error(filename, bad, f"the header length field says {declared} "
+                                               f"bytes but {size - 8} follow it; truncated?")
+        if declared > 100_000_000:
+            raise _format_error(filename, bad, f"the header claims {declared} bytes (over "
+                                               f"100 MB)")
+        raw = fh.read(declared)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise _format_error(filename, bad, f"the header is not JSON: {err}") from err
+    if not isinstance(header, dict):
+        raise _format_error(filename, bad, f"the header is a JSON {type(header).__name__}, "
+                                           f"not an object")
+    data = size - 8 - declared
+    for key, entry in header.items():
+        if key == "__metadata__":
+            continue
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        if (not isinstance(offsets, list) or len(offsets) != 2
+                or not all(isinstance(o, int) for o in offsets)):
+            raise _format_error(filename, bad, f"tensor {key!r} has no valid data_offsets")
+        if not 0 <= offsets[0] <= offsets[1] <= data:
+            raise _format_error(filename, bad, f"tensor {key!r} needs bytes {offsets[0]}.."
+                                               f"{offsets[1]} of a {data}-byte data section; "
+                                               f"truncated?")
+
+
+def _load_safetensors(path: str, filename: str, map_location: Any, found: Sniff) -> Any:
+    try:
+        from safetensors.torch import load_file
+    except ImportError as err:
+        raise ImportError(
+            f"loading {filename} needs the safetensors package: "
+            f"pip install 'hydra-cnn[safetensors]'"
+        ) from err
+    _check_safetensors(path, filename, found)
+    device = _map_device(map_location)
+    try:
+        return load_file(path, device=device)
+    except (OSError, MemoryError):
+        raise
+    except Exception as err:  # SafetensorError and friends never name the file
+        raise _format_error(filename, found.description,
+                            f"safetensors failed with {type(err).__name__}: {err}") from err
+
+
 def load_from_local(filename: str, map_location: Any = None, *, weights_only: bool = True
                     ) -> Any:
     """Load a local checkpoint file (``.pth``/``.pt`` via torch.load, ``.safetensors``).
 
-    ``.pth`` files are memory-mapped (``mmap=True``), so a large checkpoint is not held twice.
+    The file's first bytes are checked first: text, an HTML page, an empty or zero-filled file,
+    a damaged zip or a bad safetensors header raise :class:`CheckpointFormatError` naming the
+    path and what was found. ``.pth`` zip archives are memory-mapped (``mmap=True``), so a large
+    checkpoint is not held twice; one whose entries are compressed is read without mmap.
 
     Args:
         filename: the path (``~`` is expanded).
@@ -244,30 +389,12 @@ def load_from_local(filename: str, map_location: Any = None, *, weights_only: bo
     if lower.endswith(".pt2"):
         raise ValueError(f"{filename}: .pt2 (torch.export) archives are not checkpoints; "
                          f"accepted: .pth, .pt (torch.save) or .safetensors")
-    if lower.endswith(".safetensors"):
-        try:
-            from safetensors.torch import load_file
-        except ImportError as err:
-            raise ImportError(
-                f"loading {filename} needs the safetensors package: "
-                f"pip install 'hydra-cnn[safetensors]'"
-            ) from err
-        return load_file(path, device=_map_device(map_location))
-    import torch
-
-    try:
-        try:
-            return torch.load(path, map_location=map_location, weights_only=weights_only,
-                              mmap=True)
-        except RuntimeError as err:
-            if "mmap can only be used" not in str(err):
-                raise
-            # a legacy (non-zip) torch.save file: it cannot be memory-mapped
-            return torch.load(path, map_location=map_location, weights_only=weights_only)
-    except pickle.UnpicklingError as err:
-        if weights_only and "Weights only load failed" in str(err):
-            raise _unsafe_error(filename, err) from err
-        raise
+    found = sniff_file(path)
+    if lower.endswith(".safetensors") or found.kind == "safetensors":
+        return _load_safetensors(path, filename, map_location, found)
+    if found.junk:
+        raise _format_error(filename, found.description)
+    return _torch_load(path, filename, map_location, weights_only, found)
 
 
 def load_from_http(
@@ -381,17 +508,90 @@ def _load_checkpoint(
                                             weights_only=weights_only, zoo=zoo)
 
 
-def _state_dict_of(ckpt: Any, filename: str) -> Mapping[str, Any]:
+def _tensor_count(value: Any) -> int:
+    """How many tensor values a mapping with string keys holds (0 if it is not one)."""
+    import torch
+
+    if not isinstance(value, Mapping) or not value:
+        return 0
+    if not all(isinstance(k, str) for k in value):
+        return 0
+    return sum(1 for v in value.values() if isinstance(v, torch.Tensor))
+
+
+def _state_dict_of(ckpt: Any, filename: str, state_dict_key: str | None = None,
+                   logger: LoggerLike = "silent") -> Mapping[str, Any]:
+    """Find the state dict in a loaded checkpoint.
+
+    ``state_dict_key`` names the entry; otherwise ``'state_dict'`` (mmcv's format), else the
+    checkpoint itself when it holds tensors at the top level, else the one entry that is a
+    mapping of tensors (``{'model': sd, 'epoch': 3}``, logged). Several such entries are an
+    error naming them.
+    """
     if not isinstance(ckpt, Mapping):
         raise RuntimeError(
             f"No state_dict found in checkpoint file {filename}: it holds a "
             f"{type(ckpt).__name__}, expected a dict of tensors or a dict with 'state_dict'"
         )
-    sd = ckpt.get("state_dict", ckpt)
-    if not isinstance(sd, Mapping):
-        raise RuntimeError(f"No state_dict found in checkpoint file {filename}: its "
-                           f"'state_dict' entry is a {type(sd).__name__}")
-    return sd
+    if state_dict_key is not None:
+        if not isinstance(state_dict_key, str):
+            raise TypeError(f"state_dict_key must be a str or None, got {state_dict_key!r}")
+        if state_dict_key not in ckpt:
+            keys = [repr(k) for k in ckpt if isinstance(k, str)][:12]
+            hit = closest_match(state_dict_key, [k for k in ckpt if isinstance(k, str)])
+            hint = f" Did you mean {hit!r}?" if hit else ""
+            raise ConfigKeyError(f"state_dict_key={state_dict_key!r} is not in the checkpoint "
+                                 f"{filename}.{hint} Its top-level keys: {', '.join(keys)}")
+        sd = ckpt[state_dict_key]
+        if not isinstance(sd, Mapping):
+            raise RuntimeError(f"No state_dict found in checkpoint file {filename}: its "
+                               f"{state_dict_key!r} entry is a {type(sd).__name__}")
+        return sd
+    if "state_dict" in ckpt:
+        sd = ckpt["state_dict"]
+        if not isinstance(sd, Mapping):
+            raise RuntimeError(f"No state_dict found in checkpoint file {filename}: its "
+                               f"'state_dict' entry is a {type(sd).__name__}")
+        return sd
+    if _tensor_count(ckpt) or not ckpt:
+        return ckpt
+    candidates = [k for k, v in ckpt.items()
+                  if isinstance(v, Mapping) and 2 * _tensor_count(v) >= max(1, len(v))]
+    if len(candidates) > 1:
+        raise ValueError(
+            f"the checkpoint {filename} holds several state dicts, under "
+            f"{', '.join(repr(k) for k in candidates)}; choose one with state_dict_key=")
+    if candidates:
+        key = candidates[0]
+        log = get_logger(logger)
+        if log is not None:
+            log.info("the state dict of %s sits under %r; loading it from there "
+                     "(state_dict_key=%r)", filename, key, key)
+        return ckpt[key]
+    return ckpt
+
+
+def _with_prefix(sd: Mapping[str, Any], prefix: str, name: str) -> OrderedDict[str, Any]:
+    """The keys of ``sd`` under ``prefix`` with it removed (``_metadata`` too)."""
+    if not isinstance(prefix, str) or not prefix:
+        raise ValueError(f"prefix must be a non-empty string such as 'backbone.', got "
+                         f"{prefix!r}")
+    if not prefix.endswith("."):
+        prefix += "."
+    out: OrderedDict[str, Any] = OrderedDict(
+        (k[len(prefix):], v) for k, v in sd.items() if k.startswith(prefix))
+    if not out:
+        tops = sorted({k.split(".", 1)[0] + "." for k in sd})
+        raise InvalidArgumentError(  # also an AssertionError, as mmcv raises
+            f"{prefix!r} is not in the pretrained model {name}: no key starts with it; its "
+            f"top-level prefixes are {', '.join(tops[:12])}")
+    metadata = getattr(sd, "_metadata", None)
+    if isinstance(metadata, Mapping):
+        stem = prefix[:-1]
+        out._metadata = OrderedDict(  # type: ignore[attr-defined]
+            ("" if k == stem else k[len(prefix):], v) for k, v in metadata.items()
+            if isinstance(k, str) and (k == stem or k.startswith(prefix)))
+    return out
 
 
 def _load_checkpoint_with_prefix(
@@ -401,6 +601,7 @@ def _load_checkpoint_with_prefix(
     zoo: ZooOverrides = None,
     *,
     weights_only: bool = True,
+    state_dict_key: str | None = None,
 ) -> OrderedDict[str, Any]:
     """Load the part of a checkpoint under ``prefix`` (``'backbone.'``), with it removed.
 
@@ -410,27 +611,81 @@ def _load_checkpoint_with_prefix(
         map_location: passed to ``torch.load``; default None.
         zoo: zoo overrides for this call; default None.
         weights_only: refuse pickles needing unsafe globals; default True.
+        state_dict_key: the checkpoint entry holding the state dict; default None finds it
+            (see :func:`load_checkpoint`).
     """
     name = os.fspath(filename)
-    sd = _state_dict_of(_load_checkpoint(name, map_location, weights_only=weights_only,
-                                         zoo=zoo), name)
-    if not prefix:
-        raise ValueError("prefix must be a non-empty string such as 'backbone.'")
-    if not prefix.endswith("."):
-        prefix += "."
-    out: OrderedDict[str, Any] = OrderedDict(
-        (k[len(prefix):], v) for k, v in sd.items() if k.startswith(prefix))
-    if not out:
-        tops = sorted({k.split(".", 1)[0] + "." for k in sd})
-        raise ValueError(f"{prefix!r} is not in the pretrained model {name}: no key starts "
-                         f"with it; its top-level prefixes are {', '.join(tops[:12])}")
+    if not isinstance(prefix, str) or not prefix:
+        raise ValueError(f"prefix must be a non-empty string such as 'backbone.', got "
+                         f"{prefix!r}")
+    ckpt = _load_checkpoint(name, map_location, weights_only=weights_only, zoo=zoo)
+    sd = _state_dict_of(ckpt, name, state_dict_key)
+    check_state_dict(sd, name)
+    return _with_prefix(sd, prefix, name)
+
+
+def _revise(sd: Mapping[str, Any], revise_keys: Sequence[tuple[str, str]], name: str
+            ) -> OrderedDict[str, Any]:
+    """Apply ``(pattern, replacement)`` rules to every key (and ``_metadata``), in order."""
     metadata = getattr(sd, "_metadata", None)
-    if metadata is not None:
-        stem = prefix[:-1]
-        out._metadata = OrderedDict(  # type: ignore[attr-defined]
-            ("" if k == stem else k[len(prefix):], v) for k, v in metadata.items()
-            if k == stem or k.startswith(prefix))
+    if not isinstance(metadata, Mapping):
+        metadata = None
+    out: OrderedDict[str, Any] = OrderedDict(sd)
+    for pattern, repl in revise_keys:
+        revised: OrderedDict[str, Any] = OrderedDict()
+        for k, v in out.items():
+            new = re.sub(pattern, repl, k)
+            if new in revised:
+                raise ValueError(f"revise_keys ({pattern!r} -> {repl!r}) maps two keys of "
+                                 f"{name} to {new!r}")
+            revised[new] = v
+        out = revised
+        if metadata is not None:
+            metadata = OrderedDict((re.sub(pattern, repl, k), v) for k, v in metadata.items()
+                                   if isinstance(k, str))
+    out._metadata = metadata if metadata is not None else OrderedDict()  # type: ignore[attr-defined]
     return out
+
+
+def _check_revise_keys(revise_keys: Any) -> list[tuple[str, str]]:
+    if isinstance(revise_keys, (str, bytes)) or not isinstance(revise_keys, Sequence):
+        raise TypeError(f"revise_keys must be a list of (pattern, replacement) pairs, got "
+                        f"{revise_keys!r}")
+    pairs: list[tuple[str, str]] = []
+    for item in revise_keys:
+        if (isinstance(item, (str, bytes)) or not isinstance(item, Sequence) or len(item) != 2
+                or not all(isinstance(x, str) for x in item)):
+            raise TypeError(f"revise_keys entries must be (pattern, replacement) pairs of "
+                            f"strings, got {item!r} in {revise_keys!r}")
+        try:
+            re.compile(item[0])
+        except re.error as err:
+            raise ValueError(f"revise_keys pattern {item[0]!r} is not a valid regex: "
+                             f"{err}") from err
+        pairs.append((item[0], item[1]))
+    return pairs
+
+
+def _warn_if_default_rule_needed(model: nn.Module, original: Mapping[str, Any],
+                                 revised: Mapping[str, Any],
+                                 revise_keys: list[tuple[str, str]], name: str) -> None:
+    """Warn when custom ``revise_keys`` load nothing but the default rule would have."""
+    if tuple(revise_keys) == _DEFAULT_REVISE_KEYS or any(
+            p == _DEFAULT_REVISE_KEYS[0][0] for p, _ in revise_keys):
+        return
+    model_keys = set(unwrap_model(model).state_dict().keys())
+    if not model_keys or model_keys & set(revised):
+        return
+    combined = [*_DEFAULT_REVISE_KEYS, *revise_keys]
+    try:
+        hits = len(model_keys & set(_revise(original, combined, name)))
+    except ValueError:
+        return
+    if hits:
+        warnings.warn(
+            f"revise_keys={revise_keys!r} loads none of the keys of {name}, but the default "
+            f"rule (r'^module\\.', '') would load {hits}: a custom revise_keys replaces the "
+            f"default, so add it first: revise_keys={combined!r}", UserWarning, stacklevel=3)
 
 
 def load_checkpoint(
@@ -439,11 +694,20 @@ def load_checkpoint(
     map_location: Any = None,
     strict: bool = False,
     logger: LoggerLike = None,
-    revise_keys: Sequence[tuple[str, str]] = _DEFAULT_REVISE_KEYS,
+    revise_keys: Sequence[tuple[str, str]] | None = _DEFAULT_REVISE_KEYS,
     weights_only: bool = True,
     zoo: ZooOverrides = None,
+    *,
+    state_dict_key: str | None = None,
+    prefix: str | None = None,
 ) -> Any:
     """Load a checkpoint into ``model``; return the whole checkpoint and log a short report.
+
+    The state dict is ``checkpoint[state_dict_key]`` when that is given; otherwise
+    ``checkpoint['state_dict']`` (mmcv's format), the checkpoint itself when it holds tensors,
+    or the one entry that is a dict of tensors (``{'model': sd, 'epoch': 3}``; an info line
+    says so; several such entries are an error naming them). Everything is checked before the
+    first tensor is copied: a failing call leaves the model unchanged.
 
     Args:
         model: the model (DataParallel/DDP wrappers are unwrapped).
@@ -453,27 +717,29 @@ def load_checkpoint(
             key, with the model unchanged; default False (mismatched keys are skipped).
         logger: where the report goes: None, a Logger, a logger name or ``'silent'``.
         revise_keys: ``(pattern, replacement)`` regex pairs applied to every key in order;
-            default ``[(r'^module\\.', '')]`` strips DataParallel prefixes.
+            default ``[(r'^module\\.', '')]`` (also for None) strips DataParallel prefixes. A
+            custom list replaces the default; when it loads nothing but the default would
+            have, a warning says so.
         weights_only: refuse pickles needing unsafe globals; default True.
         zoo: zoo overrides for this call (name -> URL or path, or a JSON/YAML file).
+        state_dict_key: the checkpoint entry holding the state dict (``'model'``,
+            ``'module'``, ``'state_dict'``, ...); default None finds it as described above.
+        prefix: load only the keys under this prefix (``'backbone.'``), with it removed,
+            before ``revise_keys`` apply; default None loads every key.
     """
     name = os.fspath(filename)
+    rules = _check_revise_keys(_DEFAULT_REVISE_KEYS if revise_keys is None else revise_keys)
+    if prefix is not None and (not isinstance(prefix, str) or not prefix):
+        raise ValueError(f"prefix must be None or a non-empty string such as 'backbone.', "
+                         f"got {prefix!r}")
     ckpt = _load_checkpoint(name, map_location, logger, weights_only=weights_only, zoo=zoo)
-    sd = _state_dict_of(ckpt, name)
-    metadata = getattr(sd, "_metadata", OrderedDict())
-    for pattern, repl in revise_keys:
-        revised: OrderedDict[str, Any] = OrderedDict()
-        for k, v in sd.items():
-            new = re.sub(pattern, repl, k)
-            if new in revised:
-                raise ValueError(f"revise_keys ({pattern!r} -> {repl!r}) maps two keys of "
-                                 f"{name} to {new!r}")
-            revised[new] = v
-        sd = revised
-        metadata = OrderedDict((re.sub(pattern, repl, k), v) for k, v in metadata.items())
-    sd = OrderedDict(sd)
-    sd._metadata = metadata  # type: ignore[attr-defined]
-    load_state_dict(model, sd, strict=strict, logger=logger, source=name)
+    sd = _state_dict_of(ckpt, name, state_dict_key, logger)
+    check_state_dict(sd, name)  # before re.sub meets an integer key
+    if prefix is not None:
+        sd = _with_prefix(sd, prefix, name)
+    revised = _revise(sd, rules, name)
+    _warn_if_default_rule_needed(model, sd, revised, rules, name)
+    load_state_dict(model, revised, strict=strict, logger=logger, source=name)
     return ckpt
 
 
@@ -529,18 +795,59 @@ def save_checkpoint(
     path = Path(os.path.expanduser(name))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    existed = path.exists()
+    writer: _RecordingWriter | None = None
     try:
         if path.suffix.lower() == ".safetensors":
             _save_safetensors(checkpoint, tmp)
         else:
             with open(tmp, "xb") as fh:
-                torch.save(checkpoint, fh)
+                writer = _RecordingWriter(fh)
+                torch.save(checkpoint, writer)  # type: ignore[arg-type]
                 fh.flush()
                 os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except Exception as err:
+        cause = writer.error if writer is not None and writer.error is not None else err
+        if isinstance(cause, OSError) and cause.errno in _NO_SPACE:
+            kept = (f"the existing {path} is intact" if existed
+                    else "nothing was written there")
+            raise OSError(cause.errno, f"no space left on the device (or a quota or file size "
+                                       f"limit: {cause.strerror}) while saving {path}; {kept}. "
+                                       f"Free some space or save elsewhere", str(path)) from err
+        raise
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+
+
+class _RecordingWriter:
+    """A file wrapper for torch.save that remembers the first write error.
+
+    torch's zip writer turns a failed write into "enforce fail ... unexpected pos"; the recorded
+    ``OSError`` says what really happened (no space left, a file size limit).
+    """
+
+    def __init__(self, fh: Any) -> None:
+        self.fh = fh
+        self.error: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        try:
+            return int(self.fh.write(data))
+        except OSError as err:
+            self.error = self.error or err
+            raise
+
+    def flush(self) -> None:
+        try:
+            self.fh.flush()
+        except OSError as err:
+            self.error = self.error or err
+            raise
 
 
 def _save_safetensors(checkpoint: dict[str, Any], tmp: Path) -> None:
@@ -553,5 +860,13 @@ def _save_safetensors(checkpoint: dict[str, Any], tmp: Path) -> None:
         raise ImportError("saving .safetensors needs the safetensors package: "
                           "pip install 'hydra-cnn[safetensors]'") from err
     tensors = {k: v.contiguous() for k, v in checkpoint["state_dict"].items()}
-    save_file(tensors, str(tmp), metadata={"meta": json.dumps(checkpoint["meta"], default=str)})
-
+    try:
+        save_file(tensors, str(tmp),
+                  metadata={"meta": json.dumps(checkpoint["meta"], default=str)})
+    except OSError:
+        raise
+    except Exception as err:  # SafetensorError wraps the io error in its message
+        code = re.search(r"(?:code:|os error) (\d+)", str(err))
+        if code and int(code.group(1)) in _NO_SPACE:
+            raise OSError(int(code.group(1)), os.strerror(int(code.group(1)))) from err
+        raise

@@ -12,7 +12,10 @@ tensors first, then raises). It returns a :class:`LoadReport`::
     unexpected 1 key: head.weight
 
 Missing ``num_batches_tracked`` buffers are not problems (mmcv's rule): they are listed in
-``report.ignored`` and never fail a strict load.
+``report.ignored`` and never fail a strict load. A state dict must map strings to tensors
+(``<module>._extra_state`` entries excepted): an integer key or a value that is not a tensor
+raises :class:`~hydra_cnn.checkpoint.errors.StateDictError` naming the key before anything is
+copied, with or without ``strict``.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from hydra_cnn.checkpoint.errors import StrictLoadError
+from hydra_cnn.checkpoint.errors import StateDictError, StrictLoadError
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
@@ -34,6 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "LoadReport",
     "LoggerLike",
+    "check_state_dict",
     "get_state_dict",
     "group_keys",
     "load_state_dict",
@@ -215,6 +219,67 @@ def weights_to_cpu(state_dict: Mapping[str, Any]) -> OrderedDict[str, Any]:
     return out
 
 
+def _short_repr(value: Any) -> str | None:
+    """``repr(value)`` for a short scalar; None for anything else (never a container's repr:
+    a deeply nested one would raise RecursionError; nor a huge int's: ValueError)."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return None
+    if isinstance(value, (str, bytes)) and len(value) > 40:
+        return None
+    if isinstance(value, (int, float, str, bytes)):
+        text = repr(value)
+        return text if len(text) <= 40 else None
+    return None
+
+
+def _describe_value(value: Any) -> str:
+    kind = type(value).__name__
+    if value is None:
+        return "None"
+    if isinstance(value, Mapping):
+        return f"a {kind} of {len(value)} entries"
+    if isinstance(value, (list, tuple)):
+        return f"a {kind} of {len(value)} items"
+    shown = _short_repr(value)
+    return f"the {kind} {shown}" if shown is not None else f"a {kind}"
+
+
+def check_state_dict(state_dict: Any, source: str | None = None) -> None:
+    """Check that ``state_dict`` maps strings to tensors; raise naming the first bad entry.
+
+    ``<module>._extra_state`` entries (``get_extra_state``) may hold anything.
+
+    Args:
+        state_dict: the candidate state dict.
+        source: the checkpoint's path or URL, for the message; default None.
+
+    Raises:
+        StateDictError: not a mapping, a key that is not a ``str``, or a value that is not a
+            tensor (a number, a nested dict, ...).
+    """
+    from torch.overrides import is_tensor_like
+
+    where = f" of {source}" if source else ""
+    if not isinstance(state_dict, Mapping):
+        raise StateDictError(f"the state dict{where} is {_describe_value(state_dict)}, not a "
+                             f"mapping of parameter names to tensors")
+    for key, value in state_dict.items():
+        if not isinstance(key, str):
+            shown = _short_repr(key) or "of that type"
+            raise StateDictError(
+                f"the state dict{where} has the key {shown} (type {type(key).__name__}); keys "
+                f"must be strings such as 'conv1.weight'. Nothing was copied")
+        if is_tensor_like(value) or key.rsplit(".", 1)[-1] == "_extra_state":
+            continue
+        hint = ""
+        if isinstance(value, Mapping):
+            hint = (f"; if the weights sit under {key!r}, pass state_dict_key={key!r} "
+                    f"(load_checkpoint) or load that entry")
+        raise StateDictError(
+            f"the state dict{where} maps {key!r} to {_describe_value(value)}, not a tensor; "
+            f"a state dict maps parameter names to tensors{hint}. Nothing was copied")
+
+
 def _is_lazy(t: Any) -> bool:
     from torch.nn.parameter import is_lazy
 
@@ -228,6 +293,18 @@ def _shape_ok(ckpt: Any, model: Any) -> bool:
         return True
     # torch accepts a 1-element 1-d tensor for a 0-d parameter (old checkpoints)
     return model.dim() == 0 and tuple(ckpt.shape) == (1,)
+
+
+def _copy_problem(value: Any, target: Any) -> str | None:
+    """Why ``target.copy_(value)`` would fail, or None."""
+    if _is_lazy(target):
+        return None
+    if value.device.type == "meta" and target.device.type != "meta":
+        return ("the checkpoint's tensor is on the meta device and holds no data (loaded with "
+                "map_location='meta'?)")
+    if value.layout != target.layout:
+        return f"the checkpoint's tensor has the layout {value.layout}, the model's {target.layout}"
+    return None
 
 
 def _meta_dry_run(module: nn.Module, state_dict: Mapping[str, Any]
@@ -262,6 +339,20 @@ def _meta_dry_run(module: nn.Module, state_dict: Mapping[str, Any]
     return list(result.missing_keys), list(result.unexpected_keys), None
 
 
+def _checked_metadata(state_dict: Mapping[str, Any], source: str | None) -> Any:
+    """The state dict's ``_metadata`` (module versions), or None when it is malformed."""
+    metadata = getattr(state_dict, "_metadata", None)
+    if metadata is None:
+        return None
+    if isinstance(metadata, Mapping) and all(
+            isinstance(k, str) and isinstance(v, Mapping) for k, v in metadata.items()):
+        return metadata
+    warnings.warn(f"ignoring the malformed _metadata ({_describe_value(metadata)}) of the state "
+                  f"dict{f' of {source}' if source else ''}: it should map module names to "
+                  f"dicts of versions", stacklevel=3)
+    return None
+
+
 def _split_ignored(missing: Iterable[str]) -> tuple[list[str], list[str]]:
     real: list[str] = []
     ignored: list[str] = []
@@ -294,18 +385,24 @@ def load_state_dict(
     if not isinstance(state_dict, Mapping):
         raise TypeError(f"state_dict must be a mapping of name -> tensor, got "
                         f"{type(state_dict).__name__}")
+    check_state_dict(state_dict, source)
+    metadata = _checked_metadata(state_dict, source)
     module = unwrap_model(module)
     model_sd = module.state_dict(keep_vars=True)
     mismatched: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = []
     filtered: OrderedDict[str, Any] = OrderedDict()
     for key, value in state_dict.items():
         target = model_sd.get(key)
-        if (isinstance(value, torch.Tensor) and isinstance(target, torch.Tensor)
-                and not _shape_ok(value, target)):
-            mismatched.append((key, tuple(value.shape), tuple(target.shape)))
-            continue
+        if isinstance(value, torch.Tensor) and isinstance(target, torch.Tensor):
+            if not _shape_ok(value, target):
+                mismatched.append((key, tuple(value.shape), tuple(target.shape)))
+                continue
+            problem = _copy_problem(value, target)
+            if problem:  # torch would copy the other keys, then raise
+                where = f" of {source}" if source else ""
+                raise StateDictError(f"cannot load {key!r} from the state dict{where}: "
+                                     f"{problem}. Nothing was copied")
         filtered[key] = value
-    metadata = getattr(state_dict, "_metadata", None)
     if metadata is not None:
         filtered._metadata = metadata  # type: ignore[attr-defined]
 

@@ -208,6 +208,8 @@ class PretrainedInitConf:
     prefix: Optional[str] = None
     map_location: Optional[str] = "cpu"
     zoo: Any = None
+    revise_keys: Any = None
+    state_dict_key: Optional[str] = None
     override: Any = None
 
 

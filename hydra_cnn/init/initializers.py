@@ -540,6 +540,10 @@ class PretrainedInit(Initializer):
             stripped (default None: the whole checkpoint).
         map_location: where tensors are loaded first (default ``'cpu'``).
         zoo: extra zoo entries (name -> URL or path, or a JSON file) for this load only.
+        revise_keys: ``(pattern, replacement)`` regex pairs applied to the keys (after
+            ``prefix``); default None means ``[(r'^module\\.', '')]``, as ``load_checkpoint``.
+        state_dict_key: the checkpoint entry holding the state dict (``'model'``, ...);
+            default None finds it (see ``load_checkpoint``).
 
     Example:
         >>> PretrainedInit('torchvision://resnet50')(model)                  # doctest: +SKIP
@@ -556,16 +560,31 @@ class PretrainedInit(Initializer):
         prefix: str | None = None,
         map_location: str | None = "cpu",
         zoo: Any = None,
+        revise_keys: Any = None,
+        state_dict_key: str | None = None,
     ) -> None:
         checkpoint = _plain(checkpoint)
         if not isinstance(checkpoint, str) and not hasattr(checkpoint, "__fspath__"):
             raise TypeError(f"PretrainedInit: checkpoint must be a str or path, got {checkpoint!r}")
         if prefix is not None and not isinstance(prefix, str):
             raise TypeError(f"PretrainedInit: prefix must be a str or None, got {prefix!r}")
+        if state_dict_key is not None and not isinstance(state_dict_key, str):
+            raise TypeError(f"PretrainedInit: state_dict_key must be a str or None, got "
+                            f"{state_dict_key!r}")
+        revise_keys = _plain(revise_keys)
+        if revise_keys is not None:  # YAML gives [[pattern, replacement], ...]
+            pairs: list[Any] = list(revise_keys) if isinstance(revise_keys, (list, tuple)) else [0]
+            if not all(isinstance(p, (list, tuple)) and len(p) == 2
+                       and all(isinstance(x, str) for x in p) for p in pairs):
+                raise TypeError(f"PretrainedInit: revise_keys must be a list of (pattern, "
+                                f"replacement) string pairs, got {revise_keys!r}")
+            revise_keys = [(p[0], p[1]) for p in pairs]
         self.checkpoint = str(checkpoint)
         self.prefix = prefix
         self.map_location = map_location
         self.zoo = _plain(zoo)
+        self.revise_keys: list[tuple[str, str]] | None = revise_keys
+        self.state_dict_key = state_dict_key
 
     @property
     def type_name(self) -> str:
@@ -575,8 +594,9 @@ class PretrainedInit(Initializer):
     def report_args(self) -> dict[str, Any]:
         """Arguments for the init report."""
         args: dict[str, Any] = {"checkpoint": self.checkpoint}
-        if self.prefix is not None:
-            args["prefix"] = self.prefix
+        for key in ("prefix", "revise_keys", "state_dict_key"):
+            if getattr(self, key) is not None:
+                args[key] = getattr(self, key)
         return args
 
     def _get_init_info(self) -> str:
@@ -586,22 +606,15 @@ class PretrainedInit(Initializer):
         tracker = active_tracker()
         if tracker is not None and tracker.dry_run:
             return  # a meta-device rehearsal reads no checkpoint
-        from hydra_cnn.checkpoint import (
-            _load_checkpoint_with_prefix,
-            load_checkpoint,
-            load_state_dict,
-        )
+        from hydra_cnn.checkpoint import load_checkpoint
 
         if self.prefix is None:
             logger.info("load model from: %s", self.checkpoint)
-            load_checkpoint(module, self.checkpoint, map_location=self.map_location,
-                            strict=False, logger=logger, zoo=self.zoo)
         else:
             logger.info("load %s in model from: %s", self.prefix, self.checkpoint)
-            state_dict = _load_checkpoint_with_prefix(
-                self.prefix, self.checkpoint, map_location=self.map_location, zoo=self.zoo
-            )
-            load_state_dict(module, state_dict, strict=False, logger=logger)
+        load_checkpoint(module, self.checkpoint, map_location=self.map_location, strict=False,
+                        logger=logger, revise_keys=self.revise_keys, zoo=self.zoo,
+                        state_dict_key=self.state_dict_key, prefix=self.prefix)
 
     def __repr__(self) -> str:
         return (f"PretrainedInit(checkpoint={self.checkpoint!r}, prefix={self.prefix!r}, "

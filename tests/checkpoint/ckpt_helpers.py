@@ -172,11 +172,22 @@ def send_status(h: Handler, status: int, headers: dict[str, str] | None = None,
 
 
 def serve(h: Handler, data: bytes, *, honour_range: bool = True, cut_at: int | None = None,
-          reset: bool = False, pause: float = 0.0) -> None:
-    """Send ``data`` (or the requested range); with ``cut_at``, stop there and drop the link."""
+          reset: bool = False, pause: float = 0.0, etag: bool = True,
+          headers: dict[str, str] | None = None, if_range: bool = True) -> None:
+    """Send ``data`` (or the requested range); with ``cut_at``, stop there and drop the link.
+
+    ``etag=False`` sends no ETag (like a plain static server); ``headers`` adds headers (a
+    ``Last-Modified``, ``Date``, ...). With ``if_range`` an ``If-Range`` that does not match the
+    current ETag or Last-Modified gets the whole file (RFC 9110); without it it is ignored.
+    """
     start = 0
+    extra = dict(headers or {})
+    tag = f'"{sha(data)[:16]}"' if etag else None
     rng = h.headers.get("Range")
-    if rng and honour_range and rng.startswith("bytes=") and rng.endswith("-"):
+    cond = h.headers.get("If-Range")
+    current = {v for v in (tag, extra.get("Last-Modified")) if v}
+    fresh = not (if_range and cond is not None and cond not in current)
+    if rng and honour_range and fresh and rng.startswith("bytes=") and rng.endswith("-"):
         start = int(rng[len("bytes="):-1])
         h.send_response(206)
         h.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
@@ -184,7 +195,10 @@ def serve(h: Handler, data: bytes, *, honour_range: bool = True, cut_at: int | N
         h.send_response(200)
     h.send_header("Content-Length", str(len(data) - start))
     h.send_header("Accept-Ranges", "bytes")
-    h.send_header("ETag", f'"{sha(data)[:16]}"')
+    if tag:
+        h.send_header("ETag", tag)
+    for k, v in extra.items():
+        h.send_header(k, v)
     h.end_headers()
     body = data[start:]
     if cut_at is None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
 
 import pytest
-from ckpt_helpers import checkpoint_bytes, hashed_name, small_model
+from ckpt_helpers import checkpoint_bytes, hashed_name, sha, small_model
 
 from hydra_cnn.cli import main
 
@@ -55,13 +56,99 @@ def test_download_and_verify(home, cache, server, capsys):
     (cache / "plain.pth").write_bytes(b"no hash in the name")
     assert main(["zoo", "verify"]) == 0
     out = capsys.readouterr().out
-    assert f"OK           {name}" in out and "UNVERIFIABLE" in out
-    assert "1 ok, 0 corrupt, 1 unverifiable" in out
+    assert f"OK           {name}  {sha(data)} verified by its name" in out
+    assert "NOT INDEXED  plain.pth  not downloaded by this cache" in out
+    assert "1 ok, 0 corrupt, 0 missing, 1 not indexed" in out
     (cache / name).write_bytes(b"corrupt")
     assert main(["zoo", "verify"]) == 1
-    assert f"CORRUPT      {name}" in capsys.readouterr().out
+    assert f"CORRUPT      {name}  7 bytes, the index recorded {len(data)}" in (
+        capsys.readouterr().out)
+    assert main(["zoo", "verify", "--delete", "--yes"]) == 0
+    assert f"deleted {cache / name}" in capsys.readouterr().out
+    assert not (cache / name).exists() and (cache / "plain.pth").exists()
+    assert not (cache / ".index" / f"{name}.json").exists()
+
+
+# -- 34: zoo verify --delete deletes only what the cache's index says it downloaded ----------
+USER_FILES = {"report-1a2b3c4d.pdf": b"%PDF-1.4 quarterly report",
+              "main-3f2a1b9c.js": b"console.log('app')", "notes.txt": b"mine"}
+
+
+def _user_folder(path) -> dict:
+    path.mkdir(parents=True, exist_ok=True)
+    for name, data in USER_FILES.items():
+        (path / name).write_bytes(data)
+    return {p.name: p.read_bytes() for p in path.iterdir() if p.is_file()}
+
+
+def test_case34_not_a_cache_folder(tmp_path, capsys):
+    folder = tmp_path / "project"
+    before = _user_folder(folder)
+    assert main(["zoo", "verify", "--delete", "--yes", "--cache-dir", str(folder)]) == 1
+    captured = capsys.readouterr()
+    assert f"{folder} is not a hydra_cnn cache" in captured.err
+    assert "nothing was deleted" in captured.err
+    assert "NOT INDEXED  report-1a2b3c4d.pdf" in captured.out  # its hash is checked, not acted on
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_case34_the_exact_command_from_the_issue(tmp_path):
+    folder = tmp_path / "project"
+    before = _user_folder(folder)
+    out = subprocess.run([sys.executable, "-m", "hydra_cnn", "zoo", "verify", "--delete",
+                          "--cache-dir", str(folder)], capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL, timeout=120)
+    assert out.returncode == 1 and "nothing was deleted" in out.stderr
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def _cache_with_user_files(home, cache, server):
+    good = checkpoint_bytes(small_model(seed=1))
+    bad = checkpoint_bytes(small_model(seed=2))
+    good_name, bad_name = hashed_name("good", good), hashed_name("bad", bad)
+    server.files[f"/{good_name}"], server.files[f"/{bad_name}"] = good, bad
+    server.files["/latest.pth"] = checkpoint_bytes(small_model(seed=3))
+    from hydra_cnn.checkpoint import download_checkpoint
+
+    download_checkpoint(server.url(f"/{good_name}"))
+    download_checkpoint(server.url(f"/{bad_name}"))
+    with pytest.warns(UserWarning):
+        unhashed = download_checkpoint(server.url("/latest.pth"))
+    unhashed.write_bytes(unhashed.read_bytes()[::-1])  # corrupt, same size
+    (cache / bad_name).write_bytes(b"torn")
+    user = _user_folder(cache)
+    return good_name, bad_name, unhashed, user
+
+
+def test_case34_delete_asks_first(home, cache, server, capsys, monkeypatch):
+    good_name, bad_name, unhashed, user = _cache_with_user_files(home, cache, server)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("n\n"))
+    assert main(["zoo", "verify", "--delete"]) == 1
+    captured = capsys.readouterr()
+    assert "Delete 2 corrupt file(s) and 2 index record(s)" in captured.out
+    assert "nothing was deleted (pass --yes" in captured.err
+    assert (cache / bad_name).exists() and unhashed.exists()
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))
     assert main(["zoo", "verify", "--delete"]) == 0
-    assert not (cache / name).exists()
+    out = capsys.readouterr().out
+    assert f"deleted {cache / bad_name}" in out and f"deleted {unhashed}" in out
+    assert not (cache / bad_name).exists() and not unhashed.exists()
+    assert (cache / good_name).exists()
+    for name, data in user.items():
+        if name in USER_FILES:
+            assert (cache / name).read_bytes() == data  # never touched
+
+
+def test_case34_missing_files_and_bad_records(home, cache, server, capsys):
+    good_name, bad_name, unhashed, _ = _cache_with_user_files(home, cache, server)
+    (cache / good_name).unlink()
+    (cache / ".index" / f"{bad_name}.json").write_text("{not json")
+    assert main(["zoo", "verify", "--delete", "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert f"MISSING      {good_name}" in out and f"BAD RECORD   {bad_name}" in out
+    assert (cache / bad_name).exists()  # a file with a malformed record is left alone
+    assert not (cache / ".index" / f"{good_name}.json").exists()  # the stale record goes
+    assert not unhashed.exists()
 
 
 def test_download_errors_are_one_line(home, server, capsys):

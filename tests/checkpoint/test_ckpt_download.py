@@ -82,13 +82,15 @@ def test_settings_from_arguments_and_env(home, monkeypatch):
     with pytest.raises(TypeError, match="unknown download setting.*read_timout"):
         DownloadSettings.from_env(read_timout=1)
     monkeypatch.setenv("HYDRA_CNN_READ_TIMEOUT", "soon")
-    with pytest.raises(ValueError, match="HYDRA_CNN_READ_TIMEOUT='soon' is not a number"):
+    with pytest.raises(ValueError,
+                       match=r"HYDRA_CNN_READ_TIMEOUT='soon' is not accepted \(not a number\)"):
         DownloadSettings.from_env()
     monkeypatch.setenv("HYDRA_CNN_READ_TIMEOUT", "1")
     monkeypatch.setenv("HYDRA_CNN_OFFLINE", "maybe")
     with pytest.raises(ValueError, match="HYDRA_CNN_OFFLINE='maybe' is not a flag"):
         DownloadSettings.from_env()
-    with pytest.raises(ValueError, match="max_retries must be an int >= 0"):
+    with pytest.raises(ValueError,
+                       match=r"max_retries=-1 is not accepted: expected an integer from 0 to"):
         DownloadSettings(max_retries=-1)
 
 

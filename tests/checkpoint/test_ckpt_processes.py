@@ -1,5 +1,11 @@
 """RELIABILITY.md cases with real processes: 12 (SIGINT/SIGKILL), 14 (concurrent downloads),
-15 (no usable lock), 16 (torch.distributed, gloo), 17 (disk full), 18 (read-only mount)."""
+15 (no usable lock), 16 (torch.distributed, gloo), 17 (disk full), 18 (read-only mount),
+29 (an encoded body checked against the free space), 38 (save_checkpoint on a full disk).
+
+No test here can hang: every worker has a watchdog (it exits after ``CKPT_WATCHDOG`` seconds,
+printing its stacks), every wait has a timeout, and the processes a test started are killed
+when it ends, whatever happened.
+"""
 
 from __future__ import annotations
 
@@ -33,18 +39,47 @@ from hydra_cnn.checkpoint import download_checkpoint
 WORKER = str(Path(__file__).with_name("ckpt_worker.py"))
 
 
+WATCHDOG = 90  # seconds a worker may run before it ends itself
+_running: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _kill_leftover_workers():
+    """Kill every process the test started and did not reap (a failure, a timeout)."""
+    yield
+    while _running:
+        proc = _running.pop()
+        if proc.poll() is None:
+            proc.kill()
+        try:
+            proc.communicate(timeout=10)
+        except (subprocess.TimeoutExpired, ValueError, OSError):
+            pass
+
+
 def _env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **extra}
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "CKPT_WATCHDOG": str(WATCHDOG),
+           **extra}
     return env
 
 
+def _track(proc: subprocess.Popen[str]) -> subprocess.Popen[str]:
+    _running.append(proc)
+    return proc
+
+
 def _spawn(*args: str, **env: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, WORKER, *args], env=_env(**env),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return _track(subprocess.Popen([sys.executable, WORKER, *args], env=_env(**env),
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
 
 
 def _result(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[dict, str]:
-    out, err = proc.communicate(timeout=timeout)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate(timeout=10)
+        pytest.fail(f"a worker ran past {timeout} s and was killed; stderr:\n{err}")
     lines = [ln for ln in out.splitlines() if ln.startswith("{")]
     assert lines, f"no result from the worker; stderr:\n{err}"
     return json.loads(lines[-1]), err
@@ -251,10 +286,10 @@ def test_case17_full_tmpfs(home, server, raw_server, tmp_path, with_length):
     mnt.mkdir()
     script = (f'mount -t tmpfs -o size=128k tmpfs "{mnt}" && exec "{sys.executable}" '
               f'"{WORKER}" download "{url}"')
-    proc = subprocess.Popen(["unshare", "-m", "sh", "-c", script], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
-                            env=_env(HYDRA_CNN_HOME=str(mnt), CKPT_SEED=str(seed_file),
-                                     CKPT_LIST="1"))
+    proc = _track(subprocess.Popen(["unshare", "-m", "sh", "-c", script],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env=_env(HYDRA_CNN_HOME=str(mnt), CKPT_SEED=str(seed_file),
+                                            CKPT_LIST="1")))
     result, err = _result(proc)
     assert result["error"] == "OSError" and result["errno"] == 28, (result, err)
     assert str(mnt / "checkpoints" / name) in result["message"]
@@ -293,3 +328,64 @@ def test_case18_read_only_mount(home, cache, server):
     assert "READONLY 30" in proc.stdout  # EROFS: the mount really is read-only
     assert abs(float(proc.stdout.split("OK")[1]) - float(model[0].weight.detach().sum())) < 1e-5
     assert server.count() == 1 and snapshot_cache(cache) == before
+
+
+# -- 38: save_checkpoint on a full disk -------------------------------------------------------
+def test_case38_save_checkpoint_file_size_limit(tmp_path):
+    folder = tmp_path / "work_dirs"
+    folder.mkdir()
+    path = folder / "latest.pth"
+    old = b"the previous checkpoint"
+    path.write_bytes(old)
+    proc = _spawn("save", str(path), CKPT_FSIZE_LIMIT=str(64 * 1024))
+    result, err = _result(proc)
+    assert proc.returncode == 1, err
+    assert result["error"] == "OSError" and result["errno"] == 27, result  # EFBIG
+    assert "no space left on the device" in result["message"]
+    assert f"while saving {path}; the existing {path} is intact" in result["message"]
+    assert "unexpected pos" not in result["message"]
+    assert path.read_bytes() == old and result["files"] == ["latest.pth"]  # no temp file left
+
+
+@needs_mount_ns
+def test_case38_save_checkpoint_full_tmpfs(tmp_path):
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    path = mnt / "latest.pth"
+    script = (f'mount -t tmpfs -o size=128k tmpfs "{mnt}" && exec "{sys.executable}" '
+              f'"{WORKER}" save "{path}"')
+    proc = _track(subprocess.Popen(["unshare", "-m", "sh", "-c", script],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env=_env()))
+    result, err = _result(proc)
+    assert result["error"] == "OSError" and result["errno"] == 28, (result, err)  # ENOSPC
+    assert f"while saving {path}; nothing was written there" in result["message"]
+    assert result["files"] == []
+
+
+# -- 29: an encoded body is checked against the free space by its decoded size ---------------
+@needs_mount_ns
+def test_case29_decoded_size_against_free_space(home, server, tmp_path):
+    import gzip
+
+    data = os.urandom(1000) + b"\0" * 600_000  # 600 KB decoded, ~2 KB on the wire
+    name = hashed_name("packed", data)
+    packed = gzip.compress(data)
+    server.routes[f"/{name}"] = lambda h, n: send_status(h, 200, {"Content-Encoding": "gzip"},
+                                                         packed)
+    seed_dir = tmp_path / "seed"
+    before = seed_good_file(seed_dir)
+    (seed_file,) = seed_dir.iterdir()
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    script = (f'mount -t tmpfs -o size=256k tmpfs "{mnt}" && exec "{sys.executable}" '
+              f'"{WORKER}" download "{server.url("/" + name)}"')
+    proc = _track(subprocess.Popen(["unshare", "-m", "sh", "-c", script],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env=_env(HYDRA_CNN_HOME=str(mnt), CKPT_SEED=str(seed_file),
+                                            CKPT_LIST="1")))
+    result, err = _result(proc)
+    assert result["error"] == "OSError" and result["errno"] == 28, (result, err)
+    assert "grew past the" in result["message"]  # our check, before the disk filled up
+    assert str(mnt / "checkpoints" / name) in result["message"]
+    assert result["files"] == {k: sha(v) for k, v in before.items()}  # (a), (b), (c)
