@@ -136,9 +136,12 @@ from hydra_cnn.checkpoint.download import (
     download_checkpoint as download_checkpoint,
 )
 from hydra_cnn.checkpoint.errors import (
-    ChecksumError as ChecksumError,
     CheckpointFormatError as CheckpointFormatError,
-    StateDictError as StateDictError,
+)
+from hydra_cnn.checkpoint.errors import (
+    ChecksumError as ChecksumError,
+)
+from hydra_cnn.checkpoint.errors import (
     ContentError as ContentError,
 )
 from hydra_cnn.checkpoint.errors import (
@@ -149,6 +152,9 @@ from hydra_cnn.checkpoint.errors import (
 )
 from hydra_cnn.checkpoint.errors import (
     OfflineError as OfflineError,
+)
+from hydra_cnn.checkpoint.errors import (
+    StateDictError as StateDictError,
 )
 from hydra_cnn.checkpoint.errors import (
     StrictLoadError as StrictLoadError,

@@ -87,7 +87,8 @@ class _ResNetTail:
     zero_init_residual: bool = False
     num_classes: int = -1
     init_cfg: Any = None
-    pretrained: Optional[str] = None
+    # a path, URL or zoo name, or {checkpoint, prefix, revise_keys, state_dict_key, ...}
+    pretrained: Any = None
 
 
 # Dataclass fields are collected from the last base to the first, so these bases give the
@@ -184,7 +185,8 @@ class VGGConf:
     norm_cfg: Any = field(default_factory=_bn)
     act_cfg: Any = field(default_factory=_relu)
     init_cfg: Any = None
-    pretrained: Optional[str] = None
+    # a path, URL or zoo name, or {checkpoint, prefix, revise_keys, state_dict_key, ...}
+    pretrained: Any = None
 
 
 @dataclass

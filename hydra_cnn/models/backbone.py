@@ -112,19 +112,32 @@ def check_stages(
         )
 
 
-def with_pretrained(init_cfg: Any, pretrained: str | os.PathLike[str] | None) -> Any:
-    """``init_cfg`` with a ``Pretrained`` entry for ``pretrained`` appended (mmcv's argument)."""
+def with_pretrained(init_cfg: Any, pretrained: Any) -> Any:
+    """``init_cfg`` with a ``Pretrained`` entry for ``pretrained`` appended (mmcv's argument).
+
+    ``pretrained`` is a path, URL or zoo name, or a mapping of the ``Pretrained`` entry's
+    arguments (``checkpoint``, ``prefix``, ``revise_keys``, ``state_dict_key``, ...).
+    """
     if pretrained is None:
         return init_cfg
-    if not isinstance(pretrained, str | os.PathLike):
-        raise TypeError(f"pretrained must be a path, URL or zoo name, but got {pretrained!r}")
+    if isinstance(pretrained, Mapping):
+        entry = {"type": "Pretrained", **pretrained}
+        if "checkpoint" not in entry:
+            raise TypeError(f"pretrained as a mapping needs a 'checkpoint' key, but got {dict(pretrained)!r}")
+    elif isinstance(pretrained, str | os.PathLike):
+        entry = {"type": "Pretrained", "checkpoint": os.fspath(pretrained)}
+    else:
+        raise TypeError(
+            f"pretrained must be a path, URL or zoo name, or a mapping with 'checkpoint' (and "
+            f"prefix, revise_keys, state_dict_key), but got {pretrained!r}"
+        )
     if init_cfg is None:
         items: list[Any] = []
     elif isinstance(init_cfg, list | tuple) or type(init_cfg).__name__ == "ListConfig":
         items = list(init_cfg)
     else:
         items = [init_cfg]
-    return [*items, {"type": "Pretrained", "checkpoint": os.fspath(pretrained)}]
+    return [*items, entry]
 
 
 def freeze(module: nn.Module) -> None:

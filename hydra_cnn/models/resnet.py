@@ -29,7 +29,7 @@ its class accepts the argument.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -366,7 +366,9 @@ class ResNet(BaseModule):
             outputs as a tuple.
         pretrained: a checkpoint (path, URL or zoo name such as ``torchvision://resnet50``)
             loaded by ``init_weights()`` after ``init_cfg``: mmcv's ``pretrained`` argument,
-            the same as appending ``dict(type='Pretrained', checkpoint=...)`` to ``init_cfg``.
+            the same as appending ``dict(type='Pretrained', checkpoint=...)`` to ``init_cfg``;
+            or a mapping of that entry's arguments (``checkpoint`` plus ``prefix``,
+            ``revise_keys``, ``state_dict_key``, ``map_location``) to rename keys on the way.
             Default None.
         init_cfg: weight init config for ``init_weights()``; None (default) keeps PyTorch's
             default init. mmcv's usual choice is ``[dict(type='Kaiming', layer='Conv2d'),
@@ -422,7 +424,7 @@ class ResNet(BaseModule):
         zero_init_residual: bool = False,
         num_classes: int = -1,
         init_cfg: Any = None,
-        pretrained: str | None = None,
+        pretrained: str | Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(with_pretrained(init_cfg, pretrained))
         owner = type(self).__name__

@@ -13,7 +13,7 @@ keys of torchvision's ``vgg16`` (and ``with_bn=True`` those of ``vgg16_bn``)::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -70,7 +70,9 @@ class VGG(BaseModule):
         act_cfg: activation config (features and classifier). Default ``dict(type='ReLU')``.
         pretrained: a checkpoint (path, URL or zoo name such as ``torchvision://resnet50``)
             loaded by ``init_weights()`` after ``init_cfg``: mmcv's ``pretrained`` argument,
-            the same as appending ``dict(type='Pretrained', checkpoint=...)`` to ``init_cfg``.
+            the same as appending ``dict(type='Pretrained', checkpoint=...)`` to ``init_cfg``;
+            or a mapping of that entry's arguments (``checkpoint`` plus ``prefix``,
+            ``revise_keys``, ``state_dict_key``, ``map_location``) to rename keys on the way.
             Default None.
         init_cfg: weight init config for ``init_weights()``; None (default) keeps PyTorch's
             default init.
@@ -116,7 +118,7 @@ class VGG(BaseModule):
         norm_cfg: Any = dict(type="BN", requires_grad=True),  # noqa: B006 (never mutated)
         act_cfg: Any = dict(type="ReLU"),  # noqa: B006 (never mutated)
         init_cfg: Any = None,
-        pretrained: str | None = None,
+        pretrained: str | Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(with_pretrained(init_cfg, pretrained))
         check_depth("VGG", depth, self.arch_settings)
