@@ -103,7 +103,7 @@ def test_cfg_job_prints_the_typed_config(tmp_path: Path) -> None:
     res = _run("--cfg", "job", "model/norm=gn", cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
     cfg = OmegaConf.create(res.stdout)
-    assert cfg.model.norm_cfg.type == "GN" and cfg.model.norm_cfg.num_groups == 32
+    assert cfg.model.norm_cfg.type == "GN" and cfg.model.norm_cfg.num_groups is None  # automatic groups
     assert cfg.model.depth == 18 and cfg.model.init_cfg.type == "Kaiming"
 
 
