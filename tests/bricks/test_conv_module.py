@@ -462,28 +462,6 @@ def test_block_configs_instantiate_to_factories() -> None:
         assert OmegaConf.get_type(node) is conf and node._partial_ is True
 
 
-def test_block_configs_mirror_the_constructors() -> None:
-    import dataclasses
-    import inspect
-
-    from hydra_cnn import ConvModuleConf, DepthwiseSeparableConvModuleConf
-
-    late = {"in_channels", "out_channels", "kernel_size"}
-    params = inspect.signature(ConvModule).parameters
-    hydra_keys = {"_target_", "_partial_"}
-    fields = {f.name for f in dataclasses.fields(ConvModuleConf)} - hydra_keys
-    assert fields == set(params) - late
-    conf = ConvModuleConf()
-    for name in fields - {"order"}:
-        assert getattr(conf, name) == params[name].default, name
-    assert list(conf.order) == list(params["order"].default)
-    dw_params = {n for n, p in inspect.signature(DepthwiseSeparableConvModule).parameters.items()
-                 if p.kind is not p.VAR_KEYWORD}
-    dw_fields = {f.name for f in dataclasses.fields(DepthwiseSeparableConvModuleConf)} - hydra_keys
-    assert dw_params - late <= dw_fields
-    assert dw_fields - dw_params <= set(params) - {"groups"}  # the ConvModule **kwargs
-
-
 def test_compose_block_options(compose_option: Any) -> None:
     from hydra.utils import instantiate
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
-import inspect
 import sys
 from pathlib import Path
 
@@ -12,9 +10,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from hydra_cnn import configs, registry
-from hydra_cnn.configs.layers import LAYER_CONFS
 from hydra_cnn.configs.yaml_files import CONF_DIR, expected_files
-from hydra_cnn.families import FAMILIES, family_for_group
+from hydra_cnn.families import family_for_group
 
 SPEC_OPTIONS = {
     "layers/conv": {"conv", "conv1d", "conv2d", "conv3d", "conv_ws", "conv_aws",
@@ -26,14 +23,6 @@ SPEC_OPTIONS = {
     "layers/upsample": {"nearest", "bilinear", "pixel_shuffle", "deconv", "deconv3d"},
     "layers/padding": {"zero", "reflect", "replicate"},
 }
-HYDRA_FIELDS = {"_target_", "_partial_", "type"}
-# arguments the caller passes at build time, per group (exception 1 of the contract)
-# Exception 1 (late sizes) and the builder keys come from the family table; an upsample
-# config has no ``mode`` either (the type is the mode).
-LATE = {f.group: set(f.late) for f in FAMILIES.values() if f.group}
-LATE["layers/upsample"] |= {"mode"}
-BUILDER_KEYS = {f.group: set(f.builder_keys) for f in FAMILIES.values() if f.group}
-RUNTIME_ONLY = {"process_group"}
 
 
 def _registry_for(group: str) -> registry.Registry:
@@ -81,32 +70,6 @@ def test_yaml_files_match_dataclasses() -> None:
     groups = {Path(rel).parts[0] for rel in expected}
     on_disk = {p.relative_to(CONF_DIR) for g in groups for p in (CONF_DIR / g).rglob("*.yaml")}
     assert on_disk == set(expected), f"unexpected YAML files: {on_disk - set(expected)}"
-
-
-@pytest.mark.parametrize("conf", LAYER_CONFS, ids=lambda c: c.__name__)
-def test_dataclass_mirrors_signature(conf: type) -> None:
-    group = conf._group_
-    cls = _registry_for(group).get(conf.type)
-    assert cls is not None
-    params = {
-        n: p for n, p in inspect.signature(cls).parameters.items()
-        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-    }
-    expected = set(params) - LATE[group] - RUNTIME_ONLY
-    fields = {f.name: f for f in dataclasses.fields(conf)}
-    got = set(fields) - HYDRA_FIELDS - BUILDER_KEYS.get(group, set())
-    assert got == expected, f"{conf.__name__}: extra {got - expected}, missing {expected - got}"
-    instance = conf()
-    for name in expected:
-        default = getattr(instance, name)
-        if name == "inplace":
-            assert default is None  # exception 2: the block decides
-        elif conf is configs.GNConf and name == "num_groups":
-            assert default is None  # exception 3: automatic groups
-        elif params[name].default is inspect.Parameter.empty:
-            assert default == "???", f"{conf.__name__}.{name} is required: MISSING expected"
-        else:
-            assert params[name].default == default, f"{conf.__name__}.{name}"
 
 
 @pytest.mark.parametrize("conf", configs.builtin_confs(), ids=lambda c: c.__name__)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import inspect
 import subprocess
@@ -20,9 +19,7 @@ from hydra_cnn.bricks.norm import LayerNorm2d, make_norm
 from hydra_cnn.configs.layers import ConvWSConf, GNConf, LeakyReLUConf, PReLUConf
 from hydra_cnn.configs.models import (
     CONFS,
-    ResNet50Conf,
     ResNetConf,
-    ResNetV1cConf,
     ResNetV1dConf,
 )
 from hydra_cnn.models import ResNet, ResNetV1c, ResNetV1d, make_model
@@ -373,25 +370,6 @@ def test_make_model_is_exported_from_hydra_cnn() -> None:
     import hydra_cnn
 
     assert hydra_cnn.make_model is make_model
-
-
-@pytest.mark.parametrize(("conf", "target"), [(ResNetConf, ResNet), (ResNetV1cConf, ResNetV1c),
-                                              (ResNetV1dConf, ResNetV1d), (ResNet50Conf, ResNet)])
-def test_config_mirrors_the_constructor(conf: type, target: type) -> None:
-    params = inspect.signature(target).parameters
-    fields = [f.name for f in dataclasses.fields(conf)]
-    assert fields[:3] == ["_target_", "_partial_", "type"]
-    assert fields[3:] == list(params)  # same names, same order
-    instance = conf()
-    assert instance.type == target.__name__
-    for name, p in params.items():
-        value = getattr(instance, name)
-        if p.default is inspect.Parameter.empty:
-            assert value == "???" or (conf is ResNet50Conf and value == 50)
-        elif isinstance(p.default, tuple):
-            assert value == list(p.default), name
-        else:
-            assert value == p.default, name
 
 
 def test_configs_are_valid_structured_configs_and_torch_free() -> None:
