@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import itertools
 import math
 import warnings
@@ -396,21 +395,6 @@ def test_act_and_conv_config_forms() -> None:
     assert conv3d(torch.randn(2, 3, 4, 4, 4)).shape == (2, 8, 4, 4, 4)
     conv1d = ConvModule(3, 8, 3, conv_cfg=dict(type="Conv1d"), norm_cfg=dict(type="BN1d"))
     assert conv1d(torch.randn(2, 3, 9)).shape == (2, 8, 7)
-
-
-def test_caller_configs_are_not_mutated() -> None:
-    conv_cfg = {"type": "Conv2d"}
-    norm_cfg = {"type": "BN", "requires_grad": True}
-    act_cfg = {"type": "ReLU"}
-    clamp = {"type": "Clamp"}
-    snapshot = copy.deepcopy((conv_cfg, norm_cfg, act_cfg, clamp))
-    ConvModule(3, 8, 3, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
-    ConvModule(3, 8, 3, act_cfg=clamp, padding_mode="reflect")
-    DepthwiseSeparableConvModule(3, 8, 3, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
-    assert (conv_cfg, norm_cfg, act_cfg, clamp) == snapshot
-    node = OmegaConf.structured(LeakyReLUConf())
-    ConvModule(3, 8, 3, act_cfg=node)
-    assert node.inplace is None
 
 
 def test_list_arguments_from_yaml() -> None:

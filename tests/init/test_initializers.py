@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import copy
 import warnings
 from pathlib import Path
 from typing import Any
@@ -184,18 +183,6 @@ def test_list_applies_in_order() -> None:
                        dict(type="Constant", layer="Conv2d", val=2)])
     assert values(model.reg.weight) == [2.0]
     assert init_report(model)["reg.weight"].via == "init_cfg[1]"
-
-
-def test_caller_config_is_never_mutated() -> None:
-    cfg = [dict(type="Constant", layer=["Conv1d", "Conv2d"], val=1, bias=2,
-                override=dict(type="Constant", name="reg", val=3, bias=4)),
-           dict(type="Normal", std=0.1, override=[dict(name="cls")])]
-    saved = copy.deepcopy(cfg)
-    initialize(FooNet(), cfg)
-    assert cfg == saved
-    dcfg = OmegaConf.create(saved)
-    initialize(FooNet(), dcfg)
-    assert OmegaConf.to_container(dcfg) == saved
 
 
 # -- config forms -------------------------------------------------------------------------------
