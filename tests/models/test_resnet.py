@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -372,14 +370,11 @@ def test_make_model_is_exported_from_hydra_cnn() -> None:
     assert hydra_cnn.make_model is make_model
 
 
-def test_configs_are_valid_structured_configs_and_torch_free() -> None:
+def test_configs_are_valid_structured_configs() -> None:
     for conf in CONFS:
         node = OmegaConf.structured(conf)
         assert OmegaConf.get_type(node) is conf and conf._group_ == "model"
         assert node._target_ == "hydra_cnn.make_model" and node._partial_ is False
-    code = "import sys, hydra_cnn.configs.models; print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
 
 
 def test_instantiate_structured_config_builds_the_model() -> None:
