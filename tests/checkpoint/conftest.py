@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-
-from ckpt_helpers import HTTPTestServer, RawServer
+from tests.checkpoint.ckpt_helpers import HTTPTestServer, RawServer
 
 _ENV_VARS = [
     "HYDRA_CNN_HOME", "MMCV_HOME", "XDG_CACHE_HOME", "HYDRA_CNN_OFFLINE",

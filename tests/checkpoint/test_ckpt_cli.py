@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
-from ckpt_helpers import checkpoint_bytes, hashed_name, sha, small_model
 
 from hydra_cnn.cli import main
+from tests.checkpoint.ckpt_helpers import checkpoint_bytes, hashed_name, sha, small_model
 
 TV = "https://download.pytorch.org/models/"
 

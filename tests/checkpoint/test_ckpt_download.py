@@ -20,7 +20,18 @@ from pathlib import Path
 
 import pytest
 import torch
-from ckpt_helpers import (
+
+from hydra_cnn.checkpoint import (
+    ChecksumError,
+    CorruptCacheError,
+    DownloadError,
+    DownloadSettings,
+    OfflineError,
+    UnverifiedDownloadWarning,
+    download_checkpoint,
+    load_checkpoint,
+)
+from tests.checkpoint.ckpt_helpers import (
     HTTPTestServer,
     RawServer,
     assert_invariants,
@@ -36,17 +47,6 @@ from ckpt_helpers import (
     sha,
     small_model,
     snapshot_cache,
-)
-
-from hydra_cnn.checkpoint import (
-    ChecksumError,
-    CorruptCacheError,
-    DownloadError,
-    DownloadSettings,
-    OfflineError,
-    UnverifiedDownloadWarning,
-    download_checkpoint,
-    load_checkpoint,
 )
 
 

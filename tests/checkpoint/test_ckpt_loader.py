@@ -13,13 +13,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from ckpt_helpers import (
-    assert_model_unchanged,
-    checkpoint_bytes,
-    hashed_name,
-    model_state,
-    small_model,
-)
 from torch import nn
 
 from hydra_cnn.checkpoint import (
@@ -34,6 +27,13 @@ from hydra_cnn.checkpoint import (
     load_from_local,
     load_state_dict,
     save_checkpoint,
+)
+from tests.checkpoint.ckpt_helpers import (
+    assert_model_unchanged,
+    checkpoint_bytes,
+    hashed_name,
+    model_state,
+    small_model,
 )
 
 

@@ -19,7 +19,9 @@ import time
 from pathlib import Path
 
 import pytest
-from ckpt_helpers import (
+
+from hydra_cnn.checkpoint import download_checkpoint
+from tests.checkpoint.ckpt_helpers import (
     HTTPTestServer,
     RawServer,
     assert_invariants,
@@ -33,8 +35,6 @@ from ckpt_helpers import (
     small_model,
     snapshot_cache,
 )
-
-from hydra_cnn.checkpoint import download_checkpoint
 
 WORKER = str(Path(__file__).with_name("ckpt_worker.py"))
 

@@ -16,7 +16,19 @@ from pathlib import Path
 
 import pytest
 import torch
-from ckpt_helpers import (
+from torch import nn
+
+from hydra_cnn.checkpoint import (
+    ChecksumError,
+    ContentError,
+    CorruptCacheError,
+    DownloadError,
+    DownloadSettings,
+    UnverifiedDownloadWarning,
+    download_checkpoint,
+    load_checkpoint,
+)
+from tests.checkpoint.ckpt_helpers import (
     HTTPTestServer,
     assert_invariants,
     assert_model_unchanged,
@@ -30,18 +42,6 @@ from ckpt_helpers import (
     sha,
     small_model,
     snapshot_cache,
-)
-from torch import nn
-
-from hydra_cnn.checkpoint import (
-    ChecksumError,
-    ContentError,
-    CorruptCacheError,
-    DownloadError,
-    DownloadSettings,
-    UnverifiedDownloadWarning,
-    download_checkpoint,
-    load_checkpoint,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::hydra_cnn.checkpoint.UnverifiedDownloadWarning")

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from ckpt_helpers import assert_model_unchanged, model_state, small_model
 from torch import nn
 
 from hydra_cnn.checkpoint import (
@@ -30,6 +29,7 @@ from hydra_cnn.checkpoint import (
     load_state_dict,
     save_checkpoint,
 )
+from tests.checkpoint.ckpt_helpers import assert_model_unchanged, model_state, small_model
 
 
 def _two_sizes(seed: int = 0) -> nn.Module:

@@ -19,8 +19,7 @@ from hydra_cnn.init import (
     constant_init,
     normal_init,
 )
-
-from .nets import DefaultInitBlock, FooConv1d, FooConv2d, FooLinear
+from tests.init.nets import DefaultInitBlock, FooConv1d, FooConv2d, FooLinear
 
 CFG1 = dict(type="Constant", layer="Conv1d", val=0.0, bias=1.0)
 CFG2 = dict(type="Constant", layer="Conv2d", val=2.0, bias=3.0)

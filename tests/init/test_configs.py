@@ -29,8 +29,7 @@ from hydra_cnn.configs.init import (
 )
 from hydra_cnn.configs.yaml_files import CONF_DIR, render_option
 from hydra_cnn.init import BaseInit, ConstantInit, KaimingInit, PretrainedInit, XavierInit
-
-from .nets import TinyResNet
+from tests.init.nets import TinyResNet
 
 OPTIONS = {
     ConstantInitConf: ("constant", "Constant"),

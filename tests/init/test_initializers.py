@@ -28,8 +28,7 @@ from hydra_cnn.init import (
     make_init,
 )
 from hydra_cnn.registry import INITIALIZERS
-
-from .nets import FooNet, FooNetSeq
+from tests.init.nets import FooNet, FooNetSeq
 
 
 def values(t: torch.Tensor) -> list[float]:

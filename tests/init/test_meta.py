@@ -13,8 +13,7 @@ from torch import nn
 
 from hydra_cnn.configs.init import KaimingInitConf
 from hydra_cnn.init import BaseModule, build_model, init_report
-
-from .nets import DefaultInitBlock, TinyResNet
+from tests.init.nets import DefaultInitBlock, TinyResNet
 
 COVER_ALL = [dict(type="Kaiming", layer=["Conv2d", "Linear"]),
              dict(type="Constant", layer="_BatchNorm", val=1, bias=0)]

@@ -13,8 +13,7 @@ from torch import nn
 
 from hydra_cnn.init import BaseModule, init_report, initialize, update_init_info
 from hydra_cnn.init.report import PYTORCH_DEFAULT, InitReport
-
-from .nets import TinyResNet
+from tests.init.nets import TinyResNet
 
 
 @pytest.fixture
