@@ -712,8 +712,18 @@ def _build(registry: Registry, res: Resolved, args: tuple[Any, ...], kwargs: Map
         merged["dtype"] = _dtype(registry, type_name, merged["dtype"])
     all_args = res.args + tuple(args)
     if family is not None and family.prepare is not None:
-        all_args, merged = _hook(family.prepare)(type_name, cls, all_args, merged)
-    check_values(registry, label, cls, all_args, merged)
+        try:
+            all_args, merged = _hook(family.prepare)(type_name, cls, all_args, merged)
+        except InvalidArgumentError as exc:
+            if res.path is None:
+                raise
+            raise type(exc)(f"{exc} (config: {res.path})") from exc
+    try:
+        check_values(registry, label, cls, all_args, merged)
+    except InvalidArgumentError as exc:
+        if res.path is None:
+            raise
+        raise type(exc)(f"{exc} (config: {res.path})") from exc
     obj = _call_with_errors(registry, type_name, cls, *all_args, **merged)
     requires_grad = extras.get("requires_grad", True)
     if requires_grad is not True:

@@ -231,3 +231,13 @@ def test_conv_registry_members_are_the_documented_classes() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert CONV_LAYERS.get("Conv") is nn.Conv2d
+
+
+def test_value_errors_name_the_config_path_the_user_used() -> None:
+    cfg = OmegaConf.create({"model": {"norm": {"type": "GN", "num_groups": 32}}})
+    with pytest.raises(ValueError, match=r"num_groups=32 does not divide num_channels=16.*"
+                                         r"\(config: model\.norm\)"):
+        hydra_cnn.build_norm_layer(cfg.model.norm, 16)
+    with pytest.raises(ValueError, match=r"eps=-1.0 .*\(config: model\.norm\)"):
+        hydra_cnn.build_norm_layer(OmegaConf.create({"model": {"norm": {"type": "BN", "eps": -1.0}}}
+                                                    ).model.norm, 16)
