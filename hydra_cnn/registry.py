@@ -473,6 +473,23 @@ def _signature(cls: Any) -> inspect.Signature | None:
         return None
 
 
+@functools.lru_cache(maxsize=256)
+def _positional_names_cached(cls: Any) -> tuple[str, ...]:
+    sig = _signature_of(cls)
+    if sig is None:
+        return ()
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return tuple(p.name for p in sig.parameters.values() if p.kind in kinds)
+
+
+def _positional_names(cls: Any) -> tuple[str, ...]:
+    """The names positional arguments of ``cls`` bind to, in order (cached per class)."""
+    try:
+        return _positional_names_cached(cls)
+    except TypeError:  # an unhashable class object
+        return _positional_names_cached.__wrapped__(cls)
+
+
 def _signature_of(cls: Any) -> inspect.Signature | None:
     try:
         return _signature(cls)
@@ -624,12 +641,8 @@ def check_values(registry: Registry, label: str, cls: Any, args: tuple[Any, ...]
     """
     named: Mapping[str, Any] = kwargs
     if args:
-        sig = _signature_of(cls)
-        if sig is not None:
-            try:
-                named = {**sig.bind_partial(*args, **kwargs).arguments, **kwargs}
-            except TypeError:
-                named = kwargs  # the call itself reports the bad arguments
+        names = _positional_names(cls)
+        named = {**dict(zip(names, args, strict=False)), **kwargs}
     for key, value in named.items():
         minimum = _INT_MIN.get(key, -1)
         if minimum != -1:
