@@ -477,12 +477,16 @@ def test_compose_block_options(compose_option: Any) -> None:
 def test_compose_is_typed(compose_option: Any) -> None:
     from hydra.errors import ConfigCompositionException
 
-    with pytest.raises(ConfigCompositionException):
+    with pytest.raises(ConfigCompositionException,
+                       match=r"^Error merging override layers\.block\.inplace=maybe$") as info:
         compose_option("layers/block", "conv_module", "layers.block.inplace=maybe")
-    with pytest.raises(ConfigCompositionException):
+    assert "Value 'maybe' is not a valid bool" in str(info.value.__cause__)
+    with pytest.raises(ConfigCompositionException, match=r"^Error merging override "
+                       r"layers\.block\.act_cfg\.negative_slope=steep$") as info:
         compose_option("layers/block", "conv_module",
                        "+layers/act@layers.block.act_cfg=leaky_relu",
                        "layers.block.act_cfg.negative_slope=steep")
+    assert "Value 'steep' of type 'str' could not be converted to Float" in str(info.value.__cause__)
 
 
 # -- plugin registry and DepthwiseSeparableConvModule ---------------------------------------

@@ -159,7 +159,7 @@ def test_download_errors_are_one_line(home, server, capsys):
 
 
 def test_usage_errors(capsys):
-    with pytest.raises(SystemExit) as info:
+    with pytest.raises(SystemExit, match=r"^2$") as info:  # argparse's usage-error exit code
         main([])
     assert info.value.code == 2
     assert "COMMAND" in capsys.readouterr().err

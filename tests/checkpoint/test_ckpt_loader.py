@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 import re
 import sys
 from collections import OrderedDict
@@ -196,7 +197,9 @@ def test_save_checkpoint_is_atomic(tmp_path):
     path = tmp_path / "ckpt.pth"
     save_checkpoint(model, path)
     good = path.read_bytes()
-    with pytest.raises(Exception):  # noqa: B017 - whatever pickling raises
+    # pickle raises AttributeError up to Python 3.13 and PicklingError from 3.14 on
+    with pytest.raises((AttributeError, pickle.PicklingError),
+                       match=r"Can't pickle local object .*<lambda>"):
         save_checkpoint(model, path, meta={"bad": lambda: None})
     assert path.read_bytes() == good
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pth"]
@@ -220,12 +223,12 @@ def test_case20_malicious_pickle_is_refused(tmp_path, monkeypatch, force_env):
     path = tmp_path / "evil.pth"
     torch.save({"state_dict": small_model(seed=2).state_dict(), "x": Payload(str(marker))}, path)
     state = model_state(model)
-    with pytest.raises(UnsafeCheckpointError) as info:
-        load_checkpoint(model, path)
-    msg = str(info.value)
     # the global is 'io.open' up to Python 3.11 and '_io.open' from 3.12 on
-    assert re.search(r"needs the global '_?io\.open'", msg), msg
-    assert "weights_only=False" in msg and str(path) in msg
+    with pytest.raises(UnsafeCheckpointError, match=(
+            rf"^refused to load {re.escape(str(path))}: it needs the global '_?io\.open', "
+            r"which weights_only=True does not allow")) as info:
+        load_checkpoint(model, path)
+    assert "Only if you trust this file, pass weights_only=False" in str(info.value)
     assert not marker.exists()
     assert_model_unchanged(model, state)
 
@@ -287,7 +290,8 @@ def test_case21_strict_raises_and_leaves_the_model_unchanged(tmp_path):
     path = tmp_path / "bad.pth"
     torch.save({"state_dict": _mismatched_checkpoint(model)}, path)
     state = model_state(model)
-    with pytest.raises(StrictLoadError) as info:
+    with pytest.raises(StrictLoadError, match=r"^Error\(s\) in loading state_dict for Sequential "
+                       r"\(strict=True; nothing was copied, the model is unchanged\)") as info:
         load_checkpoint(model, path, strict=True)
     msg = str(info.value)
     assert "nothing was copied" in msg and "missing 2 keys" in msg
@@ -355,10 +359,10 @@ def test_load_logs_a_short_report(tmp_path, caplog):
 
 # -- schemes -----------------------------------------------------------------------------------
 def test_case24_unknown_scheme_lists_the_registered_ones():
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match=r"^unknown checkpoint scheme 's3://' in 's3://bucket/x\.pth'"
+                       r".* Registered schemes: ") as info:
         load_checkpoint(small_model(), "s3://bucket/x.pth")
     msg = str(info.value)
-    assert "unknown checkpoint scheme 's3://'" in msg
     for scheme in ("http://", "https://", "torchvision://", "open-mmlab://", "mmcls://"):
         assert scheme in msg
     with pytest.raises(ValueError, match="Did you mean 'mmcls://'"):

@@ -63,7 +63,7 @@ def test_structured_and_yaml_up_to_date(cls: type) -> None:
 
 def test_structured_validation() -> None:
     node = OmegaConf.structured(KaimingInitConf)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="Value 'steep' of type 'str' could not be converted to Float"):
         node.a = "steep"
     node.layer = "Conv2d"  # Any: a str or a list
     node.norm = None

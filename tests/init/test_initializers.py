@@ -212,9 +212,19 @@ def test_object_with_override_and_norm() -> None:
     assert init_report(model)["feat.weight"].via == "init_cfg.norm"
 
 
-@pytest.mark.parametrize("bad", [3, "Constant", None, [[dict(type="Constant")]]])
-def test_bad_init_cfg_type(bad: Any) -> None:
-    with pytest.raises(TypeError):
+_ACCEPTED_INIT_CFGS = (r"^init_cfg must be a dict, a DictConfig, a structured init config "
+                       r"\(e\.g\. KaimingInitConf\(\)\), an initializer object or a list of these, ")
+
+
+@pytest.mark.parametrize(("bad", "message"), [
+    (3, _ACCEPTED_INIT_CFGS + r"but got int: 3$"),
+    ("Constant", _ACCEPTED_INIT_CFGS + r"but got str: 'Constant'$"),
+    (None, _ACCEPTED_INIT_CFGS + r"but got NoneType: None$"),
+    ([[dict(type="Constant")]],
+     r"^an init config list may not nest lists, but got \[\{'type': 'Constant'\}\]$"),
+])
+def test_bad_init_cfg_type(bad: Any, message: str) -> None:
+    with pytest.raises(TypeError, match=message):
         initialize(FooNet(), bad)
 
 
@@ -265,7 +275,7 @@ def test_bias_prob_sets_the_bias() -> None:
 
 
 def test_caffe2_xavier_fixes_its_arguments() -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="got multiple values for keyword argument 'a'"):
         Caffe2XavierInit(a=2)
     init = Caffe2XavierInit(layer="Conv2d")
     assert (init.a, init.mode, init.nonlinearity, init.distribution) == (
