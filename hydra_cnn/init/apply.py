@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 
 from torch import nn
 
-from hydra_cnn.common import ConfigKeyError, closest_match, is_missing
+from hydra_cnn.common import ConfigKeyError, closest_match
 from hydra_cnn.init.tracking import CHECKPOINT, CONFIG, LOADED, InitTracker, Writer, tracking
 from hydra_cnn.registry import INITIALIZERS, build_from_cfg, cfg_to_dict
 
@@ -199,13 +199,10 @@ def make_init(type: Any = None, *, override: Any = None, norm: Any = None,
     """
     if type is None:
         raise ConfigKeyError(
-            f"init config must contain the key 'type' (one of {', '.join(INITIALIZERS.names())}),"
-            f" but got {kwargs!r}"
+            'init config must contain the key "type" (one of '
+            f"{', '.join(INITIALIZERS.names())}), but got {kwargs!r}"
         )
     kwargs = {k: to_plain(v) for k, v in kwargs.items()}
-    missing = sorted(k for k, v in kwargs.items() if is_missing(v))
-    if missing:
-        raise ValueError(f"{type} init config: {', '.join(missing)} must be set (got '???')")
     obj = build_from_cfg({"type": type, **kwargs}, INITIALIZERS)
     if not isinstance(obj, Initializer):
         raise TypeError(

@@ -232,12 +232,12 @@ def test_unknown_type_lists_registered_and_closest() -> None:
     with pytest.raises(KeyError, match=r"'Kaiminng' is not registered in the initializer "
                                        r"registry.*Did you mean 'Kaiming'\?"):
         initialize(FooNet(), dict(type="Kaiminng", layer="Conv2d"))
-    with pytest.raises(KeyError, match="must contain the key 'type'"):
+    with pytest.raises(KeyError, match='must contain the key "type"'):
         initialize(FooNet(), dict(layer="Conv2d"))
 
 
 def test_missing_required_value() -> None:
-    with pytest.raises(ValueError, match="val must be set"):
+    with pytest.raises(ValueError, match=r"'val' is mandatory \('\?\?\?'\) but was never set"):
         initialize(FooNet(), ConstantInitConf())
 
 
