@@ -237,13 +237,15 @@ def add_zoo_command(subparsers: Any) -> None:
 
 def _cmd_list(args: argparse.Namespace) -> int:
     import hydra_cnn.registry as registry
+    from hydra_cnn.common import did_you_mean
     from hydra_cnn.configs import option_table
     from hydra_cnn.families import family_for_group
 
     rows = [(g, o, c) for g, o, c in option_table() if not args.group or g == args.group]
     if not rows:
         groups = sorted({g for g, _, _ in option_table()})
-        raise ValueError(f"unknown config group {args.group!r}; groups: {', '.join(groups)}")
+        raise ValueError(f"unknown config group {args.group!r}; groups: {', '.join(groups)}."
+                         + did_you_mean(args.group, groups))
     for group in sorted({g for g, _, _ in rows}):
         family = family_for_group(group)
         # block options (ConvModule, ...) select classes of the plugin registry
