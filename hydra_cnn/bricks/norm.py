@@ -17,6 +17,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.instancenorm import _InstanceNorm
 
 from hydra_cnn.bricks._build import build_layer, layer_factory, resolve_cfg
+from hydra_cnn.bricks.torch_compat import adapt_norm_bias
 from hydra_cnn.registry import NORM_LAYERS, ConfigKeyError
 
 __all__ = ["LayerNorm2d", "build_norm_layer", "infer_abbr", "is_norm", "make_norm"]
@@ -133,6 +134,7 @@ def _late_size_name(cls: Any) -> str | None:
 def _prepare(type_name: Any, cls: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
              ) -> tuple[tuple[Any, ...], dict[str, Any]]:
     num_features, rest = args[0], args[1:]
+    kwargs = adapt_norm_bias(type_name, cls, kwargs)  # bias= only where this torch takes it
     key = _late_size_name(cls)
     if issubclass(cls, nn.GroupNorm) if inspect.isclass(cls) else False:
         groups = kwargs.get("num_groups", 32)

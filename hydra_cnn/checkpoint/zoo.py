@@ -153,7 +153,7 @@ def load_zoo_file(path: str | os.PathLike[str]) -> dict[str, str]:
 
 @functools.cache
 def _shipped(name: str) -> dict[str, str]:
-    res = importlib.resources.files("hydra_cnn.conf").joinpath("zoo", f"{name}.json")
+    res = importlib.resources.files("hydra_cnn.conf").joinpath("zoo").joinpath(f"{name}.json")
     return _parse_json(res.read_text(encoding="utf-8"), f"hydra_cnn/conf/zoo/{name}.json")
 
 
