@@ -58,7 +58,7 @@ def _suite(session: nox.Session, extras: str) -> None:
     requirements, pytest_args = _split(session.posargs)
     if not any(r.split("[")[0].strip().lower().startswith("torch") for r in requirements):
         requirements.insert(0, DEFAULT_TORCH)
-    tmp = Path(session.create_tmp())
+    tmp = Path(session.create_tmp()).resolve()
     for sub in ("dist", "suite"):
         shutil.rmtree(tmp / sub, ignore_errors=True)
 
@@ -72,6 +72,7 @@ def _suite(session: nox.Session, extras: str) -> None:
     # requirements again with the package keep the resolver on them.
     session.install(*requirements)
     session.install(f"{wheel}[{extras}]", *requirements)
+    session.install("--force-reinstall", "--no-deps", str(wheel))  # a reused venv (-r) too
 
     suite = tmp / "suite"
     shutil.copytree(ROOT / "tests", suite / "tests",
@@ -83,10 +84,10 @@ def _suite(session: nox.Session, extras: str) -> None:
 
     session.run(
         "python", "-c",
-        "import sys, hydra_cnn, torch, numpy, hydra; from pathlib import Path; "
+        "import sys, sysconfig, hydra_cnn, torch, numpy, hydra; from pathlib import Path; "
         "where = Path(hydra_cnn.__file__).resolve(); "
-        f"root = Path({str(ROOT)!r}); "
-        "assert 'site-packages' in where.parts and root not in where.parents, where; "
+        "site = Path(sysconfig.get_paths()['purelib']).resolve(); "
+        "assert where.parent.parent == site, f'hydra_cnn from {where}, not from {site}'; "
         "print('python', sys.version.split()[0], '| torch', torch.__version__, '| numpy', "
         "numpy.__version__, '| hydra', hydra.__version__, '| hydra_cnn from', where.parent)",
     )

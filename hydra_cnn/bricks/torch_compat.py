@@ -16,6 +16,9 @@ Known gaps, oldest supported torch first:
   2.12): the norm configs carry ``bias: true``; on an older torch the builder leaves the default
   ``bias=True`` out (the layer has a learnable shift, as before), and ``bias=False`` is an error
   (see :func:`adapt_norm_bias`).
+- ``torch.load(weights_only=True)`` has published vulnerabilities before torch 2.10
+  (CVE-2025-32434, code execution, fixed in 2.6; CVE-2026-24747, memory corruption, fixed in
+  2.10): :func:`weights_only_advisory` says so, for loaders to warn before unpickling a file.
 """
 
 from __future__ import annotations
@@ -29,15 +32,19 @@ from hydra_cnn.common import InvalidArgumentError
 
 __all__ = [
     "NORM_BIAS_SINCE",
+    "SAFE_WEIGHTS_ONLY_SINCE",
     "TorchFeatureError",
     "accepts_argument",
     "adapt_norm_bias",
     "parse_version",
     "torch_version",
+    "weights_only_advisory",
 ]
 
 #: The first torch release whose BatchNorm, GroupNorm and InstanceNorm take ``bias=``.
 NORM_BIAS_SINCE = (2, 12)
+#: The first torch release without a published flaw in ``torch.load(weights_only=True)``.
+SAFE_WEIGHTS_ONLY_SINCE = (2, 10)
 
 
 class TorchFeatureError(InvalidArgumentError):
@@ -143,3 +150,29 @@ def adapt_norm_bias(type_name: Any, cls: Any, kwargs: dict[str, Any]) -> dict[st
             f"scale or shift), or upgrade torch (pip install 'torch>={since}')."
         )
     return kwargs  # a non-bool value: the constructor's own error names it
+
+
+def weights_only_advisory(version: str | None = None) -> str | None:
+    """A warning for pickle checkpoints when the torch in use has a flawed ``weights_only`` loader.
+
+    Args:
+        version: a torch version string; default None means the installed torch.
+
+    Returns:
+        None from torch 2.10 on; otherwise a message naming the version, the advisories and
+        the remedies (safetensors files, only trusted ``.pth`` files, or torch>=2.10).
+    """
+    if version is None:
+        import torch
+
+        version = torch.__version__
+    if parse_version(version) >= SAFE_WEIGHTS_ONLY_SINCE:
+        return None
+    since = ".".join(map(str, SAFE_WEIGHTS_ONLY_SINCE))
+    fixed = "CVE-2026-24747, fixed in 2.10" if parse_version(version) >= (2, 6) else (
+        "CVE-2025-32434, code execution, fixed in 2.6; CVE-2026-24747, fixed in 2.10")
+    return (
+        f"torch {version} has published flaws in torch.load(weights_only=True) ({fixed}): a "
+        f"crafted .pth file can still harm this process. Load only .pth files you trust, prefer "
+        f".safetensors, or upgrade to torch>={since}."
+    )

@@ -17,6 +17,7 @@ from hydra_cnn.bricks.torch_compat import (
     adapt_norm_bias,
     parse_version,
     torch_version,
+    weights_only_advisory,
 )
 
 NORM_CLASSES = [nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm, nn.GroupNorm,
@@ -141,3 +142,26 @@ def test_bias_false_builds_or_explains(cfg: dict[str, Any]) -> None:
     else:
         with pytest.raises(TorchFeatureError, match=r"bias=False needs torch>=2\.12"):
             hydra_cnn.build_norm_layer({**cfg, "bias": False}, 8)
+
+
+@pytest.mark.parametrize(
+    "version, advisories",
+    [("2.4.1+cu121", ["CVE-2025-32434", "CVE-2026-24747"]), ("2.5.1", ["CVE-2025-32434"]),
+     ("2.6.0", ["CVE-2026-24747"]), ("2.9.1", ["CVE-2026-24747"])],
+)
+def test_weights_only_advisory_on_old_torch(version: str, advisories: list[str]) -> None:
+    text = weights_only_advisory(version)
+    assert text is not None and f"torch {version} has published flaws" in text
+    assert all(a in text for a in advisories)
+    assert ".safetensors" in text and "torch>=2.10" in text
+    if "CVE-2025-32434" not in advisories:
+        assert "CVE-2025-32434" not in text  # fixed in 2.6: not blamed on 2.6-2.9
+
+
+@pytest.mark.parametrize("version", ["2.10.0", "2.13.0+cpu", "3.0.0"])
+def test_weights_only_advisory_silent_on_fixed_torch(version: str) -> None:
+    assert weights_only_advisory(version) is None
+
+
+def test_weights_only_advisory_defaults_to_the_installed_torch() -> None:
+    assert weights_only_advisory() == weights_only_advisory(torch.__version__)
