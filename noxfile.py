@@ -2,7 +2,7 @@
 
     pip install nox                                   # or: pip install -e '.[dev]'
     nox -s tests -P 3.10 -- torch==2.4.1              # the floor on Python 3.10-3.12
-    nox -s tests -P 3.13 -- torch==2.5.1              # the floor on Python 3.13
+    nox -s tests -P 3.13 -- torch==2.6.0              # the floor on Python 3.13
     nox -s tests -P 3.11                              # torch==2.13.0, the CI pin
     nox -s tests -P 3.10 -- torch==2.4.1 numpy==1.26.4 -- -x tests/bricks
     nox -s minimal -P 3.11                            # without the `examples` extra

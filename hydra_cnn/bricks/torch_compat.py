@@ -1,6 +1,6 @@
 """What the installed torch accepts: feature checks for the range of torch versions supported.
 
-hydra_cnn supports torch from 2.4 (2.5 on Python 3.13; see ``docs/compatibility.md``). Some
+hydra_cnn supports torch from 2.4 (2.6 on Python 3.13; see ``docs/compatibility.md``). Some
 constructor arguments that the typed configs mirror exist only in newer torch releases; the
 builders ask this module instead of comparing version numbers, because a feature check is
 right for every build of torch (release, nightly, vendor fork).

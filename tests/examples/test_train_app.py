@@ -170,7 +170,7 @@ def test_without_matplotlib_the_run_finishes_and_says_so(tmp_path: Path) -> None
         "raise ModuleNotFoundError(\"No module named 'matplotlib'\", name='matplotlib')\n"
     )
     out = tmp_path / "run"
-    env_path = os.pathsep.join([str(hidden.parent), os.environ.get("PYTHONPATH", "")])
+    env_path = os.pathsep.join(p for p in (str(hidden.parent), os.environ.get("PYTHONPATH")) if p)
     res = subprocess.run(
         [sys.executable, str(APP), *FAST, f"hydra.run.dir={out}"], cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": env_path, "HYDRA_FULL_ERROR": "0"},
