@@ -7,7 +7,7 @@ TORCH ?= torch==2.13.0
 EXTRAS ?= dev,safetensors,examples
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench yaml clean
+.PHONY: demo test lint bench yaml matrix clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,5 +33,13 @@ bench: $(STAMP)
 yaml: $(STAMP)
 	$(PY) -m hydra_cnn.configs.yaml_files
 
+# One cell of the compatibility matrix (docs/compatibility.md): the suite against the built
+# wheel in a fresh environment, which is deleted afterwards (a PyPI torch is 5-7 GB).
+#   make matrix MATRIX_PY=3.10 MATRIX_REQS="torch==2.4.1 numpy==1.26.4"
+MATRIX_PY ?= 3.11
+MATRIX_REQS ?= $(TORCH)
+matrix: $(STAMP)
+	$(VENV)/bin/nox -s tests -P $(MATRIX_PY) -- $(MATRIX_REQS); status=$$?; rm -rf .nox; exit $$status
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info outputs multirun .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info outputs multirun .nox .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,10 @@
 """Hydra callback: after a multirun, print a table of accuracy per job and save a bar chart.
 
 Enabled in ``conf/config.yaml`` under ``hydra.callbacks``; it reads each job's ``metrics.json``
-from the sweep directory, so it works with every launcher (basic, joblib, submitit).
+and ``.hydra/overrides.yaml`` from the sweep directory, so it works with every launcher (basic,
+joblib, submitit) and sweeper (basic, Optuna). A job without ``metrics.json`` is listed as
+failed (an Optuna study goes on past a failing trial). Labels show only the overrides that
+differ between jobs, with floats to 3 significant digits; the best job is named at the end.
 """
 
 from __future__ import annotations
@@ -10,56 +13,126 @@ import json
 from pathlib import Path
 from typing import Any
 
+import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+__all__ = ["SweepSummary", "short_value", "summarize"]
+
+
+def short_value(override: str) -> str:
+    """``key=value`` with a float value cut to 3 significant digits (``train.lr=0.0192``).
+
+    Integers, strings and sweep syntax are unchanged.
+    """
+    key, sep, value = override.partition("=")
+    if not sep:
+        return override
+    try:
+        number = float(value)
+    except ValueError:
+        return override
+    if value.strip().lstrip("+-").isdigit():
+        return override
+    return f"{key}={number:.3g}"
+
+
+def _overrides(job_dir: Path) -> list[str]:
+    path = job_dir / ".hydra" / "overrides.yaml"
+    if not path.is_file():
+        return []
+    loaded = yaml.safe_load(path.read_text()) or []
+    return [str(o) for o in loaded]
+
+
+def _job_dirs(sweep_dir: Path) -> list[Path]:
+    dirs = {p.parent for p in sweep_dir.glob("*/metrics.json")}
+    dirs |= {p.parent.parent for p in sweep_dir.glob("*/.hydra/overrides.yaml")}
+    return sorted(dirs, key=lambda d: (len(d.name), d.name))
+
 
 def summarize(sweep_dir: Path) -> list[dict[str, Any]]:
-    """Collect ``metrics.json`` of every job under ``sweep_dir``, print a table, plot a chart."""
-    rows = []
-    for path in sorted(sweep_dir.glob("*/metrics.json"), key=lambda p: (len(p.parent.name), p)):
-        metrics = json.loads(path.read_text())
-        overrides_file = path.parent / ".hydra" / "overrides.yaml"
-        overrides = (
-            " ".join(line[2:] for line in overrides_file.read_text().splitlines() if line)
-            if overrides_file.exists() else path.parent.name
-        )
-        rows.append({"job": path.parent.name, "overrides": overrides, **metrics})
-    if not rows:
-        print(f"no metrics.json under {sweep_dir}")
-        return rows
-    width = max(len(r["overrides"]) for r in rows)
+    """Collect every job under ``sweep_dir``, print a table, plot a chart, write summary.json.
+
+    Returns:
+        One dict per job: ``job``, ``status`` (``ok`` or ``failed``), ``overrides`` (all of
+        them), ``label`` (the varying ones, shortened) and the job's metrics when it finished.
+    """
+    jobs = [(d, _overrides(d)) for d in _job_dirs(sweep_dir)]
+    if not jobs:
+        print(f"no jobs under {sweep_dir}")
+        return []
+    common = set.intersection(*(set(o) for _, o in jobs)) if len(jobs) > 1 else set()
+    rows: list[dict[str, Any]] = []
+    for job_dir, overrides in jobs:
+        metrics_file = job_dir / "metrics.json"
+        varying = [short_value(o) for o in overrides if o not in common]
+        row: dict[str, Any] = {
+            "job": job_dir.name,
+            "status": "ok" if metrics_file.is_file() else "failed",
+            "overrides": " ".join(overrides) or job_dir.name,
+            "label": " ".join(varying) or job_dir.name,
+        }
+        if metrics_file.is_file():
+            row.update(json.loads(metrics_file.read_text()))
+        rows.append(row)
+
+    width = max(len(r["label"]) for r in rows)
     print(f"\n{'job':>4}  {'overrides':<{width}}  accuracy  loss    seconds")
     for r in rows:
-        print(f"{r['job']:>4}  {r['overrides']:<{width}}  {r['test_accuracy']:8.3f}  "
-              f"{r['final_loss']:6.3f}  {r['train_seconds']:7.1f}")
-    chart = sweep_dir / "accuracy.png"
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(rows)), 3.8))
-        labels = [r["overrides"].replace(" ", "\n") for r in rows]
-        ax.bar(range(len(rows)), [r["test_accuracy"] for r in rows], color="tab:blue")
-        ax.axhline(rows[0].get("chance", 0), color="grey", ls="--", lw=1, label="chance")
-        ax.set_xticks(range(len(rows)), labels, fontsize=7)
-        ax.set_ylim(0, 1)
-        ax.set_ylabel("test accuracy")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(chart, dpi=110)
-        plt.close(fig)
-        print(f"chart: {chart}")
-    except ImportError:
-        print("matplotlib is not installed (pip install 'hydra-cnn[examples]'): no chart")
+        if r["status"] == "ok":
+            print(f"{r['job']:>4}  {r['label']:<{width}}  {r['test_accuracy']:8.3f}  "
+                  f"{r['final_loss']:6.3f}  {r['train_seconds']:7.1f}")
+        else:
+            print(f"{r['job']:>4}  {r['label']:<{width}}  {'failed':>8}")
+    fixed = [short_value(o) for o in jobs[0][1] if o in common]
+    if fixed:
+        print(f"every job: {' '.join(fixed)}")
+    done = [r for r in rows if r["status"] == "ok"]
+    if done:
+        best = max(done, key=lambda r: r["test_accuracy"])
+        print(f"best: job {best['job']}, accuracy {best['test_accuracy']:.3f}: {best['label']}")
+    failed = len(rows) - len(done)
+    if failed:
+        print(f"failed: {failed} of {len(rows)} jobs (their logs are in their job folders)")
+    _chart(rows, sweep_dir / "accuracy.png")
     (sweep_dir / "summary.json").write_text(json.dumps(rows, indent=2) + "\n")
     return rows
 
 
+def _chart(rows: list[dict[str, Any]], path: Path) -> None:
+    try:
+        import matplotlib
+    except ImportError:
+        print("matplotlib is not installed (pip install 'hydra-cnn[examples]'): no chart")
+        return
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(rows)), 4.0))
+    heights = [r.get("test_accuracy", 0.0) for r in rows]
+    colors = ["tab:blue" if r["status"] == "ok" else "tab:red" for r in rows]
+    ax.bar(range(len(rows)), heights, color=colors)
+    for i, r in enumerate(rows):
+        if r["status"] != "ok":
+            ax.text(i, 0.02, "failed", ha="center", va="bottom", rotation=90, fontsize=8,
+                    color="tab:red")
+    chance = next((r["chance"] for r in rows if "chance" in r), None)
+    if chance is not None:
+        ax.axhline(chance, color="grey", ls="--", lw=1, label="chance")
+        ax.legend(fontsize=8)
+    labels = [r["label"].replace(" ", "\n") for r in rows]
+    ax.set_xticks(range(len(rows)), labels, fontsize=7)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("test accuracy")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"chart: {path}")
+
+
 class SweepSummary(Callback):
-    """Summarises a finished multirun (any launcher)."""
+    """Summarises a finished multirun (any launcher or sweeper)."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         summarize(Path(config.hydra.sweep.dir))

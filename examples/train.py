@@ -3,13 +3,14 @@
     python examples/train.py                                        # ResNet-18, BN, ReLU, Kaiming
     python examples/train.py model/norm=gn model/act=leaky_relu     # GroupNorm + LeakyReLU everywhere
     python examples/train.py -m model/norm=bn,gn,ln2d model/act=relu,gelu   # 6 jobs + a summary
+    python examples/train.py -m hydra/sweeper=optuna_search          # Optuna: best accuracy
     python examples/train.py model/init=xavier train.steps=50
     python examples/train.py model.pretrained=/path/to/ckpt-1234abcd.pth
     python examples/train.py --cfg job                              # the typed, composed config
     torchrun --nproc_per_node=2 examples/train.py train.steps=50    # DDP on CPU (gloo)
 
 Each run writes to its Hydra output directory: ``config.yaml`` (resolved), ``model.txt``,
-``init_report.txt``/``.json``, ``metrics.json`` and ``loss.png``.
+``init_report.txt``/``.json``, ``metrics.json`` and ``loss.png`` (when matplotlib is installed).
 """
 
 from __future__ import annotations
@@ -91,8 +92,12 @@ def _build(cfg: DictConfig, device: Any) -> Any:
     return model
 
 
-def _plot_loss(losses: list[float], path: Path, title: str) -> None:
-    import matplotlib
+def _plot_loss(losses: list[float], path: Path, title: str) -> bool:
+    """Save the loss curve to ``path``; False (and nothing written) without matplotlib."""
+    try:
+        import matplotlib
+    except ImportError:
+        return False
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -110,6 +115,7 @@ def _plot_loss(losses: list[float], path: Path, title: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return True
 
 
 def _choice(name: str) -> str:
@@ -202,7 +208,8 @@ def main(cfg: DictConfig) -> float:
             report.to_json(out_dir / "init_report.json")
         (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         title = " ".join(f"{k}={v}" for k, v in choices.items())
-        _plot_loss(losses, out_dir / "loss.png", title)
+        if not _plot_loss(losses, out_dir / "loss.png", title):
+            print("plots skipped: matplotlib is not installed (pip install 'hydra-cnn[examples]')")
         print(f"test accuracy {accuracy:.3f} (chance {1 / len(CLASSES):.3f}) after {steps} steps "
               f"in {train_time:.1f}s; outputs in {out_dir}")
     return accuracy

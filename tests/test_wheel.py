@@ -42,14 +42,21 @@ main()
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Build the wheel and unpack it into a folder (dependencies come from this venv)."""
+    """Build the wheel and unpack it into a folder (dependencies come from this venv).
+
+    ``HYDRA_CNN_WHEEL`` names an already built wheel to check instead (noxfile.py sets it: its
+    copy of the tests has no source tree to build from).
+    """
     tmp = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
-         "-q", "-w", str(tmp / "dist")],
-        check=True, capture_output=True,
-    )
-    (wheel,) = (tmp / "dist").glob("hydra_cnn-*.whl")
+    if os.environ.get("HYDRA_CNN_WHEEL"):
+        wheel = Path(os.environ["HYDRA_CNN_WHEEL"])
+    else:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
+             "-q", "-w", str(tmp / "dist")],
+            check=True, capture_output=True,
+        )
+        (wheel,) = (tmp / "dist").glob("hydra_cnn-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "hydra_cnn/py.typed" in names
     assert "hydra_cnn/__init__.pyi" in names

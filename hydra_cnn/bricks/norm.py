@@ -16,6 +16,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.instancenorm import _InstanceNorm
 
+from hydra_cnn.bricks.torch_compat import adapt_norm_bias
 from hydra_cnn.common import ConfigKeyError, InvalidArgumentError, InvalidTypeError
 from hydra_cnn.families import FAMILIES
 from hydra_cnn.registry import NORM_LAYERS, layer_factory
@@ -145,6 +146,7 @@ def prepare_norm(type_name: Any, cls: Any, args: tuple[Any, ...], kwargs: dict[s
         InvalidArgumentError: for a missing or non-dividing ``num_groups``.
     """
     label = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", "?")
+    kwargs = adapt_norm_bias(type_name, cls, kwargs)  # bias= only where this torch takes it
     key = _late_size_name(cls)
     if args and key is not None and key not in kwargs:
         kwargs[key] = args[0]

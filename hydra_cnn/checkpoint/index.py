@@ -81,7 +81,7 @@ class CacheRecord:
     @staticmethod
     def now() -> str:
         """The current UTC time as ISO 8601, for ``downloaded_at``."""
-        return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+        return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
 
     @classmethod
     def from_json(cls, data: Any) -> CacheRecord:

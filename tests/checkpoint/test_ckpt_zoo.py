@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.resources
 import json
 import re
 import subprocess
@@ -22,6 +21,7 @@ from hydra_cnn.checkpoint import (
     zoo_url,
 )
 from hydra_cnn.checkpoint.cache import check_cache_name, file_name_from_url, hash_prefix
+from hydra_cnn.common import conf_dir
 
 OPENMMLAB = "https://download.openmmlab.com/pretrain/third_party/"
 TV = "https://download.pytorch.org/models/"
@@ -70,7 +70,7 @@ def test_torchvision_names(home):
 
 
 def test_maps_ship_as_package_data():
-    zoo = importlib.resources.files("hydra_cnn.conf").joinpath("zoo")
+    zoo = conf_dir() / "zoo"
     names = sorted(p.name for p in zoo.iterdir() if p.name.endswith((".json", ".yaml")))
     assert names == ["deprecated.json", "mmcls.json", "open_mmlab.json", "torchvision.json"]
     for name in names:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,6 +22,22 @@ APP = ROOT / "examples" / "train.py"
 FAST = ["train.steps=3", "data.num_train=256", "data.num_test=64"]
 
 
+def _needs(module: str, what: str) -> pytest.MarkDecorator:
+    """Skip unless ``module`` (part of the ``examples`` extra) is installed."""
+    try:
+        missing = importlib.util.find_spec(module) is None
+    except ModuleNotFoundError:  # its parent package is missing too
+        missing = True
+    return pytest.mark.skipif(
+        missing, reason=f"{what} is not installed (pip install 'hydra-cnn[examples]')"
+    )
+
+
+NEEDS_MATPLOTLIB = _needs("matplotlib", "matplotlib")
+NEEDS_JOBLIB = _needs("hydra_plugins.hydra_joblib_launcher", "hydra-joblib-launcher")
+NEEDS_OPTUNA = _needs("hydra_plugins.hydra_optuna_sweeper", "hydra-optuna-sweeper")
+
+
 def _run(*args: str, cwd: Path, timeout: int = 240,
          cmd: list[str] | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HYDRA_FULL_ERROR": "0", "HYDRA_CNN_NO_PROGRESS": "1"}
@@ -34,6 +52,7 @@ def _model_from(run_dir: Path) -> nn.Module:
     return instantiate(cfg.model)
 
 
+@NEEDS_MATPLOTLIB
 def test_default_run_learns_and_writes_outputs(tmp_path: Path) -> None:
     out = tmp_path / "run"
     res = _run(f"hydra.run.dir={out}", cwd=tmp_path)
@@ -72,7 +91,8 @@ def test_init_swap_reaches_the_report(tmp_path: Path) -> None:
     assert "Xavier" in text and "Kaiming" not in text
 
 
-@pytest.mark.parametrize("launcher", ["basic", "joblib"])
+@NEEDS_MATPLOTLIB
+@pytest.mark.parametrize("launcher", ["basic", pytest.param("joblib", marks=NEEDS_JOBLIB)])
 def test_multirun_two_jobs_and_summary(tmp_path: Path, launcher: str) -> None:
     sweep = tmp_path / f"sweep-{launcher}"
     res = _run("-m", "model/act=relu,gelu", *FAST, f"hydra.sweep.dir={sweep}",
@@ -140,3 +160,102 @@ def test_pretrained_checkpoint_is_loaded(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr[-3000:]
     text = (out / "init_report.txt").read_text()
     assert "checkpoint" in text
+
+
+def test_without_matplotlib_the_run_finishes_and_says_so(tmp_path: Path) -> None:
+    """A user without the ``examples`` extra: training and outputs, one line for the plots."""
+    hidden = tmp_path / "hide" / "matplotlib"
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'matplotlib'\", name='matplotlib')\n"
+    )
+    out = tmp_path / "run"
+    env_path = os.pathsep.join(p for p in (str(hidden.parent), os.environ.get("PYTHONPATH")) if p)
+    res = subprocess.run(
+        [sys.executable, str(APP), *FAST, f"hydra.run.dir={out}"], cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": env_path, "HYDRA_FULL_ERROR": "0"},
+        capture_output=True, text=True, timeout=240,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert (out / "metrics.json").is_file() and not (out / "loss.png").exists()
+    lines = [ln for ln in res.stdout.splitlines() if "skipped" in ln or "not installed" in ln]
+    assert lines == ["plots skipped: matplotlib is not installed (pip install 'hydra-cnn[examples]')"]
+
+
+# --- Optuna (hydra/sweeper=optuna_search, examples/conf/hydra/sweeper/optuna_search.yaml) ------
+SEARCHED = {"model/norm": {"bn", "gn", "ln2d"}, "model/act": {"relu", "leaky_relu", "gelu", "silu"},
+            "model/init": {"kaiming", "xavier", "normal"}}
+
+
+@NEEDS_OPTUNA
+def test_optuna_option_maximises(tmp_path: Path) -> None:
+    res = _run("hydra/sweeper=optuna_search", "--cfg", "hydra", "-p", "hydra.sweeper.direction",
+               cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.strip() == "maximize"
+
+
+def _trial_overrides(job: Path) -> dict[str, str]:
+    lines = (job / ".hydra" / "overrides.yaml").read_text().splitlines()
+    return dict(line[2:].split("=", 1) for line in lines if line.startswith("- "))
+
+
+@NEEDS_OPTUNA
+def test_optuna_study_searches_the_space_and_reports_the_best(tmp_path: Path) -> None:
+    sweep = tmp_path / "optuna"
+    res = _run("-m", "hydra/sweeper=optuna_search", "hydra.sweeper.n_trials=3", *FAST,
+               f"hydra.sweep.dir={sweep}", cwd=tmp_path, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    jobs = sorted(p.parent for p in sweep.glob("*/metrics.json"))
+    assert len(jobs) == 3
+    accuracy = {}
+    for job in jobs:
+        trial = _trial_overrides(job)
+        for group, options in SEARCHED.items():
+            assert trial[group] in options, (group, trial)
+        assert 0.003 <= float(trial["train.lr"]) <= 0.1
+        accuracy[job.name] = json.loads((job / "metrics.json").read_text())["test_accuracy"]
+    best_job = max(accuracy, key=lambda k: accuracy[k])
+    results = OmegaConf.load(sweep / "optimization_results.yaml")
+    assert results.best_value == pytest.approx(max(accuracy.values()))  # maximised, not minimised
+    assert f"best: job {best_job}, accuracy {accuracy[best_job]:.3f}" in res.stdout
+    # readable labels: floats cut to 3 significant digits in the table
+    lrs = re.findall(r"train\.lr=(\S+)", res.stdout.split(" job  overrides", 1)[1])
+    assert len(lrs) >= 3 and all(len(v.replace("0.", "").lstrip("0")) <= 3 for v in lrs), lrs
+
+
+@NEEDS_OPTUNA
+def test_optuna_failing_trial_is_recorded_and_the_study_goes_on(tmp_path: Path) -> None:
+    """A 3-trial grid over lr {-1, 0.02} x act {relu, gelu}: at least one trial of each kind."""
+    sweep = tmp_path / "optuna-fail"
+    res = _run("-m", "hydra/sweeper=optuna_search", "hydra/sweeper/sampler=grid",
+               "hydra.sweeper.params=null", "train.lr=choice(-1.0,0.02)",
+               "model/act=choice(relu,gelu)", "hydra.sweeper.n_trials=3", *FAST,
+               f"hydra.sweep.dir={sweep}", cwd=tmp_path, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    rows = json.loads((sweep / "summary.json").read_text())
+    assert len(rows) == 3  # the study ran every trial
+    failed = [r for r in rows if r["status"] == "failed"]
+    done = [r for r in rows if r["status"] == "ok"]
+    assert failed and done
+    assert all("train.lr=-1.0" in r["overrides"] for r in failed)
+    assert all("train.lr=0.02" in r["overrides"] for r in done)
+    assert "Invalid learning rate" in res.stdout + res.stderr  # the trial's error, logged
+    assert f"failed: {len(failed)} of 3 jobs" in res.stdout
+    results = OmegaConf.load(sweep / "optimization_results.yaml")
+    assert results.best_params["train.lr"] == 0.02
+
+
+@pytest.mark.parametrize(
+    "override, shown",
+    [("train.lr=0.019167438854414746", "train.lr=0.0192"), ("train.lr=-1.0", "train.lr=-1"),
+     ("train.steps=200", "train.steps=200"), ("model/norm=gn", "model/norm=gn"),
+     ("train.lr=1e-05", "train.lr=1e-05"), ("flag", "flag")],
+)
+def test_summary_labels_shorten_floats(override: str, shown: str) -> None:
+    sys.path.insert(0, str(ROOT / "examples"))
+    try:
+        from sweep_summary import short_value
+    finally:
+        sys.path.remove(str(ROOT / "examples"))
+    assert short_value(override) == shown
