@@ -394,7 +394,24 @@ def load_from_local(filename: str, map_location: Any = None, *, weights_only: bo
         return _load_safetensors(path, filename, map_location, found)
     if found.junk:
         raise _format_error(filename, found.description)
+    if weights_only:
+        _warn_if_weights_only_is_flawed()
     return _torch_load(path, filename, map_location, weights_only, found)
+
+
+_ADVISED: list[str] = []
+
+
+def _warn_if_weights_only_is_flawed() -> None:
+    """Once per process: on torch < 2.10, say that ``weights_only=True`` is not a full guard."""
+    from hydra_cnn.bricks.torch_compat import weights_only_advisory
+
+    if _ADVISED:
+        return
+    advisory = weights_only_advisory()
+    _ADVISED.append(advisory or "")
+    if advisory:
+        warnings.warn(advisory, UserWarning, stacklevel=3)
 
 
 def load_from_http(

@@ -394,3 +394,26 @@ def test_sniff_descriptions_are_json_safe():
 
     found = sniff_bytes(b'{"a": 1}', 8)
     assert found.kind == "text" and json.dumps(found.description)
+
+
+def test_old_torch_warns_once_that_weights_only_is_not_a_full_guard(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import warnings
+
+    import torch
+
+    from hydra_cnn.checkpoint import loader
+
+    path = tmp_path / "w.pth"
+    torch.save({"w": torch.ones(2)}, path)
+    monkeypatch.setattr(loader, "_ADVISED", [])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loader.load_from_local(str(path))  # this torch (>= 2.10): no warning
+    monkeypatch.setattr(loader, "_ADVISED", [])
+    monkeypatch.setattr(torch, "__version__", "2.4.1")
+    with pytest.warns(UserWarning, match=r"torch 2\.4\.1 has published flaws .*torch>=2\.10"):
+        loader.load_from_local(str(path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loader.load_from_local(str(path))  # once per process
