@@ -141,10 +141,12 @@ def test_case12_sigint_leaves_nothing(home, cache, server):
     name = hashed_name("interrupted", data)
     server.routes[f"/{name}"] = _trickle_then_serve(server, data)
     before = seed_good_file(cache)
-    proc = _spawn("download", server.url(f"/{name}"))
-    _wait_for(lambda: any(p.stat().st_size >= 10_000 for p in _partials(cache)))
+    # a deadline far beyond the test's: under load the worker's start (importing torch) can take
+    # many seconds, and the signal, not the deadline, must end this download
+    proc = _spawn("download", server.url(f"/{name}"), HYDRA_CNN_DOWNLOAD_TIMEOUT="300")
+    _wait_for(lambda: any(p.stat().st_size >= 10_000 for p in _partials(cache)), 60)
     proc.send_signal(signal.SIGINT)
-    _out, err = proc.communicate(timeout=20)
+    _out, err = proc.communicate(timeout=60)
     assert proc.returncode != 0 and "KeyboardInterrupt" in err
     assert_invariants(cache, name, before)
 
@@ -154,8 +156,8 @@ def test_case12_sigkill_then_rerun_cleans_up(home, cache, server):
     name = hashed_name("killed", data)
     server.routes[f"/{name}"] = _trickle_then_serve(server, data)
     before = seed_good_file(cache)
-    proc = _spawn("download", server.url(f"/{name}"))
-    _wait_for(lambda: any(p.stat().st_size >= 10_000 for p in _partials(cache)))
+    proc = _spawn("download", server.url(f"/{name}"), HYDRA_CNN_DOWNLOAD_TIMEOUT="300")
+    _wait_for(lambda: any(p.stat().st_size >= 10_000 for p in _partials(cache)), 60)
     proc.kill()
     proc.communicate(timeout=20)
     stale = _partials(cache)
