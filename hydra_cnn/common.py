@@ -18,6 +18,7 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidTypeError",
     "MissingValueError",
+    "brief",
     "closest_match",
     "conf_dir",
     "did_you_mean",
@@ -85,3 +86,14 @@ def conf_dir() -> Path:
     here = Path(__file__).resolve().parent
     packaged = here / "conf"
     return packaged if packaged.is_dir() else here.parent / "conf"
+
+
+def brief(value: Any, limit: int = 80) -> str:
+    """A short ``repr`` for messages: bounded in length and depth, so a value nested thousands
+    of levels deep (a hostile config or checkpoint) cannot raise ``RecursionError``."""
+    import reprlib
+
+    shorter = reprlib.Repr()
+    shorter.maxlevel, shorter.maxstring, shorter.maxother = 3, limit, limit
+    shorter.maxdict = shorter.maxlist = shorter.maxtuple = 6
+    return shorter.repr(value)

@@ -48,6 +48,7 @@ from hydra_cnn.common import (
     InvalidArgumentError,
     InvalidTypeError,
     MissingValueError,
+    brief,
     closest_match,
     did_you_mean,
     is_missing,
@@ -368,7 +369,7 @@ class Registry:
         if "type" not in data:
             raise ConfigKeyError(
                 f'{what} must contain the key "type" (one of {", ".join(self.names())}), but '
-                f"got {data!r}"
+                f"got {brief(data)}"
             )
         type_name = data.pop("type")
         return Resolved(args, type_name, data, path)
@@ -441,7 +442,7 @@ def _to_args_and_dict(cfg: Any, what: str) -> tuple[tuple[Any, ...], dict[str, A
         raise TypeError(
             f"{what} must be a dict with a 'type' key, a DictConfig, a structured config "
             f"dataclass (e.g. GNConf(num_groups=2)) or a factory made by instantiate, but got "
-            f"{type(cfg).__name__}: {cfg!r}"
+            f"{type(cfg).__name__}: {brief(cfg)}"
         )
     for key in HYDRA_KEYS & data.keys():
         del data[key]
@@ -604,7 +605,7 @@ def check_kwargs(registry: Registry, type_name: Any, cls: Any, kwargs: Mapping[s
             ) from _bind_error(cls, key, value)
         if hints is not None and key in hints and not _type_ok(value, hints[key]):
             raise TypeError(
-                f"{registry.name} {label!r}: {key}={value!r} has type {type(value).__name__}, "
+                f"{registry.name} {label!r}: {key}={brief(value)} has type {type(value).__name__}, "
                 f"expected {_type_name(hints[key])}"
             )
 
@@ -623,7 +624,7 @@ def _check_int(registry: Registry, label: str, key: str, value: Any, minimum: in
     for item in items:
         if isinstance(item, bool) or not isinstance(item, numbers.Integral) or item < minimum:
             raise InvalidArgumentError(
-                f"{registry.name} {label!r}: {key}={value!r} is not accepted; it takes "
+                f"{registry.name} {label!r}: {key}={brief(value)} is not accepted; it takes "
                 f"{'an int' if not isinstance(value, tuple | list) else 'ints'} >= {minimum}"
                 + (" (a bool is not a count)" if isinstance(item, bool) else "")
             )
@@ -660,7 +661,7 @@ def check_values(registry: Registry, label: str, cls: Any, args: tuple[Any, ...]
                 rng = f"a finite number in [{lo}, {hi}]" if math.isfinite(hi) else (
                     f"a finite number >= {lo}" if math.isfinite(lo) else "a finite number")
                 raise InvalidArgumentError(
-                    f"{registry.name} {label!r}: {key}={value!r} is not accepted; it takes {rng}"
+                    f"{registry.name} {label!r}: {key}={brief(value)} is not accepted; it takes {rng}"
                 )
 
 
@@ -689,7 +690,7 @@ def _call_with_errors(reg: Registry, type_name: Any, obj_cls: Any, *args: Any, *
         return obj_cls(*args, **kwargs)
     except (TypeError, ValueError, RuntimeError, AssertionError, ZeroDivisionError,
             OverflowError, AttributeError, IndexError, KeyError) as exc:
-        shown = ", ".join([*(repr(a) for a in args), *(f"{k}={v!r}" for k, v in kwargs.items())])
+        shown = ", ".join([*(brief(a) for a in args), *(f"{k}={brief(v)}" for k, v in kwargs.items())])
         if isinstance(exc, AssertionError):  # mmcv's contract: stays an AssertionError
             err_cls: type[Exception] = (InvalidTypeError if isinstance(exc, TypeError)
                                         else InvalidArgumentError)

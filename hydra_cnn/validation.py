@@ -18,6 +18,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import hydra_cnn.configs  # noqa: F401  (value types for the checks)
 import hydra_cnn.registry as reg_mod
 from hydra_cnn.common import closest_match, is_missing
 from hydra_cnn.families import FAMILIES
@@ -156,17 +157,23 @@ def _check_no_layernorm(node: Mapping[str, Any], where: str, problems: list[str]
             )
 
 
-def _walk(node: Any, where: str, problems: list[str]) -> int:
+MAX_DEPTH = 100  # levels of nesting a config may have; deeper is refused, not recursed into
+
+
+def _walk(node: Any, where: str, problems: list[str], depth: int = 0) -> int:
+    if depth > MAX_DEPTH:
+        problems.append(f"{where}: the config nests deeper than {MAX_DEPTH} levels; not checked")
+        return 0
     count = 0
     if isinstance(node, Mapping):
         if "_target_" in node:
             _check_target(node, where or "<root>", problems)
             count += 1
         for key, value in node.items():
-            count += _walk(value, f"{where}.{key}" if where else str(key), problems)
+            count += _walk(value, f"{where}.{key}" if where else str(key), problems, depth + 1)
     elif isinstance(node, list | tuple):
         for i, value in enumerate(node):
-            count += _walk(value, f"{where}[{i}]", problems)
+            count += _walk(value, f"{where}[{i}]", problems, depth + 1)
     return count
 
 
@@ -195,7 +202,10 @@ def validate(cfg: Any) -> int:
             f"validate() takes a config (a DictConfig, a dict or a structured config dataclass), "
             f"but got {type(cfg).__name__}: {cfg!r}"
         )
-    plain = _to_plain(cfg)
+    try:
+        plain = _to_plain(cfg)
+    except RecursionError:
+        raise ConfigValidationError(["<root>: the config nests too deeply to read"]) from None
     problems: list[str] = []
     count = _walk(plain, "", problems)
     if problems:

@@ -241,3 +241,37 @@ def test_value_errors_name_the_config_path_the_user_used() -> None:
     with pytest.raises(ValueError, match=r"eps=-1.0 .*\(config: model\.norm\)"):
         hydra_cnn.build_norm_layer(OmegaConf.create({"model": {"norm": {"type": "BN", "eps": -1.0}}}
                                                     ).model.norm, 16)
+
+
+def test_values_are_type_checked_in_a_process_that_imported_only_a_builder() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "from hydra_cnn import build_norm_layer\n"
+        "try:\n"
+        "    build_norm_layer(dict(type='GN', num_groups='abc'), 8)\n"
+        "except TypeError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "num_groups='abc' has type str, expected int or None" in out.stdout
+
+
+def _deep(levels: int) -> dict[str, Any]:
+    root: dict[str, Any] = {}
+    node = root
+    for _ in range(levels):
+        node["a"] = {}
+        node = node["a"]
+    return root
+
+
+def test_deeply_nested_configs_give_clear_errors_not_recursion_errors() -> None:
+    deep = _deep(3000)  # RELIABILITY 37
+    with pytest.raises(TypeError, match=r"eps=\{'a': \{'a': \{'a': \{\.\.\.\}\}\}\} has type dict"):
+        hydra_cnn.build_norm_layer(dict(type="GN", num_groups=2, eps=deep), 4)
+    with pytest.raises(KeyError, match='must contain the key "type"'):
+        hydra_cnn.build_conv_layer(deep, 1, 2, 3)
+    with pytest.raises(ValueError, match="nests deeper than 100 levels"):
+        hydra_cnn.validate(deep)
