@@ -75,6 +75,7 @@ __all__ = [
     "check_kwargs",
     "closest_match",
     "layer_factory",
+    "set_schema_loader",
     "set_schema_provider",
 ]
 
@@ -109,6 +110,15 @@ def set_schema_provider(provider: Callable[[str, str], dict[str, Any] | None]) -
     """Install the function that gives a type's config field annotations (``configs`` does)."""
     _SCHEMA_PROVIDER[:] = [provider]
     _rules_cached.cache_clear()
+
+
+_SCHEMA_LOADER: list[Callable[[], object]] = []
+
+
+def set_schema_loader(loader: Callable[[], object]) -> None:
+    """Install what makes the schema provider available on the first build (``bricks`` imports
+    :mod:`hydra_cnn.configs` that way), so registering a class imports no configs."""
+    _SCHEMA_LOADER[:] = [loader]
 
 
 class Registry:
@@ -503,8 +513,11 @@ def _rules_cached(family: Family | None, label: str, by_name: bool, cls: Any
                   ) -> tuple[dict[str, Any] | None, frozenset[str], bool]:
     """(field annotations or None, accepted keys, takes **kwargs) for ``cls`` as ``label``."""
     hints = None
-    if by_name and family is not None and family.group is not None and _SCHEMA_PROVIDER:
-        hints = _SCHEMA_PROVIDER[0](family.group, label)
+    if by_name and family is not None and family.group is not None:
+        if not _SCHEMA_PROVIDER and _SCHEMA_LOADER:
+            _SCHEMA_LOADER[0]()
+        if _SCHEMA_PROVIDER:
+            hints = _SCHEMA_PROVIDER[0](family.group, label)
     sig = _signature_of(cls)
     names: set[str] = set()
     var_kw = sig is None
