@@ -127,6 +127,12 @@ def dist(rank: int, world: int, init_file: str, url_ok: str, url_bad: str) -> in
 
 if __name__ == "__main__":
     faulthandler.dump_traceback_later(float(os.environ.get("CKPT_WATCHDOG", "90")), exit=True)
+    # Ctrl-C raises KeyboardInterrupt, as in a user's terminal, even when the test run itself
+    # was started in the background (a non-interactive shell's `cmd &` ignores SIGINT, and the
+    # ignore is inherited, so Python would not install its handler)
+    import signal
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if sys.argv[1] == "save":
         sys.exit(save(sys.argv[2]))
     if sys.argv[1] == "download":
