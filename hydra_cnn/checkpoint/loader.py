@@ -282,7 +282,7 @@ def _torch_load(path: str, filename: str, map_location: Any, weights_only: bool,
                 raise _unsafe_error(filename, err) from err
             detail = text.split("WeightsUnpickler error:")[-1].strip().splitlines()[0]
             if "restore data location" in detail:
-                # a bad map_location, not a bad file (torch < 2.6 wraps it in this error)
+                # a bad map_location, not a bad file (torch 2.4 wraps it here; 2.6 raises it as is)
                 raise CheckpointFormatError(
                     f"torch.load could not read {filename} ({found.description}): {detail}"
                 ) from err
