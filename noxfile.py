@@ -10,8 +10,8 @@
 Arguments after nox's ``--`` are pip requirements installed before the package (torch first, so
 its version is the one asked for; default ``torch==2.13.0``); a second ``--`` starts pytest's
 arguments. The session builds the wheel, installs it with every extra into a fresh virtualenv,
-copies ``tests/`` and ``examples/`` to a temporary folder and runs pytest there, so the tests
-import the installed package, never the source tree (the session checks that first).
+copies ``tests/``, ``examples/`` and ``README.md`` to a temporary folder and runs pytest there, so
+the tests import the installed package, never the source tree (the session checks that first).
 
 A torch other than the local CPU build comes from PyPI with its CUDA libraries (5-7 GB per
 environment): run one environment at a time and delete ``.nox/`` afterwards. Results and how
@@ -80,6 +80,7 @@ def _suite(session: nox.Session, extras: str) -> None:
     shutil.copytree(ROOT / "examples", suite / "examples",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "outputs", "multirun"))
     shutil.copy2(ROOT / "pyproject.toml", suite / "pyproject.toml")  # pytest's settings only
+    shutil.copy2(ROOT / "README.md", suite / "README.md")  # tests/test_readme_recipe.py reads it
     session.chdir(suite)
 
     session.run(

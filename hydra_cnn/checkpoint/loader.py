@@ -281,6 +281,11 @@ def _torch_load(path: str, filename: str, map_location: Any, weights_only: bool,
             if re.search(r"GLOBAL [\w.]+|Unsupported global", text):
                 raise _unsafe_error(filename, err) from err
             detail = text.split("WeightsUnpickler error:")[-1].strip().splitlines()[0]
+            if "restore data location" in detail:
+                # a bad map_location, not a bad file (torch 2.4 wraps it here; 2.6 raises it as is)
+                raise CheckpointFormatError(
+                    f"torch.load could not read {filename} ({found.description}): {detail}"
+                ) from err
             what = ("its pickle is not a plain checkpoint" if found.kind == "pickle"
                     else "torch.load could not parse it")
             raise _format_error(filename, found.description, f"{what}: {detail}") from err
