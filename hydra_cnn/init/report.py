@@ -76,9 +76,13 @@ class InitReport:
         'Normal'
     """
 
-    def __init__(self, model: str, entries: Iterable[InitEntry]) -> None:
+    def __init__(self, model: str, entries: Iterable[InitEntry],
+                 groups: dict[str, int] | None = None) -> None:
         self.model = model
         self.entries = list(entries)
+        #: GroupNorm layer -> its number of groups (chosen at build time when the config said
+        #: ``num_groups: null``), so the report shows what automatic groups picked
+        self.groups = dict(groups or {})
         self._by_name = {e.name: e for e in self.entries}
 
     def __len__(self) -> int:
@@ -128,6 +132,7 @@ class InitReport:
             "model": self.model,
             "summary": self.summary(),
             "writers": self.writers(),
+            "group_norm_groups": self.groups,
             "entries": [
                 {
                     **dataclasses.asdict(e),
@@ -171,6 +176,8 @@ class InitReport:
             lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
             if j == 0:
                 lines.append("  ".join("-" * w for w in widths))
+        if self.groups:
+            lines.append("GroupNorm groups: " + ", ".join(f"{k}={v}" for k, v in self.groups.items()))
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -193,4 +200,5 @@ def init_report(module: nn.Module) -> InitReport:
         >>> initialize(model, dict(type='Constant', layer='Conv2d', val=1))   # doctest: +SKIP
         >>> print(init_report(model))                                          # doctest: +SKIP
     """
-    return InitReport(type(module).__name__, recorded_entries(module))
+    groups = {name: m.num_groups for name, m in module.named_modules() if isinstance(m, nn.GroupNorm)}
+    return InitReport(type(module).__name__, recorded_entries(module), groups)

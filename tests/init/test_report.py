@@ -171,3 +171,15 @@ def test_update_init_info() -> None:
     assert report["fc.bias"].writer == PYTORCH_DEFAULT  # untouched: not recorded
     assert report["extra.weight"].writer == "Head.init_weights"
     update_init_info(head.fc, "outside a run does nothing")
+
+
+def test_report_shows_the_groups_automatic_group_norm_chose() -> None:
+    from hydra_cnn import ResNet, initialize
+
+    model = ResNet(depth=18, base_channels=16, norm_cfg=dict(type="GN", num_groups=None))
+    initialize(model, dict(type="Kaiming", layer="Conv2d"))
+    report = model.init_report()
+    assert report.groups["gn1"] == 16 and report.groups["layer2.0.gn1"] == 32
+    assert report.groups["layer4.1.gn2"] == 32  # 128 channels: 32 groups
+    assert "GroupNorm groups: gn1=16, layer1.0.gn1=16" in str(report)
+    assert report.to_dict()["group_norm_groups"]["layer2.0.downsample.1"] == 32
