@@ -1,22 +1,23 @@
 """Typed structured configs for every layer type, and their Hydra config groups.
 
-This package never imports torch (Hydra imports it through hydra_cnn's search-path plugin in
-every app). What it holds:
+This package never imports torch (an app composes configs without paying for it), and Hydra
+only when an app opts in. What it holds:
 
 - one dataclass per registered type (``GNConf``, ``LeakyReLUConf``, ...; see
   :mod:`hydra_cnn.configs.layers` for the field rules); each instantiates to a factory;
-- the option table: every dataclass is the schema of a YAML option in ``conf/<group>/``
-  (``layers/norm/gn.yaml``), typed at compose time with no extra call;
-- :func:`register_configs`, which stores the same options under a user's group paths
-  (``model/norm=gn``);
-- configs generated from the signature of any class a user registers later.
+- the option table (:mod:`hydra_cnn.configs.table`): every dataclass is an option of its group
+  (``layers/norm/gn``), rendered as YAML under the repository's ``conf/``;
+- :func:`register_configs`, which opts an app in: it stores the options, typed, under
+  hydra_cnn's groups or the app's own group paths (``model/norm=gn``);
+- configs generated from the signature of any class a user registers.
 
-Use them in your own structured configs through an ``Any`` field with a default factory::
+In your own structured config, leave a layer field at ``None`` (typed ``Any``) and let a config
+group fill it, so the type can be swapped from the command line::
 
     @dataclass
     class MyNetConf:
-        norm: Any = field(default_factory=GNConf)
-        act: Any = field(default_factory=ReLUConf)
+        norm: Any = None   # the model/norm option (bn, gn, ...) lands here
+        act: Any = None
 """
 
 from __future__ import annotations

@@ -85,6 +85,17 @@ def _result(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[dict, str
     return json.loads(lines[-1]), err
 
 
+def _run_on_small_tmpfs(mnt: Path, size: str, *worker_args: str, **env: str) -> tuple[dict, str]:
+    """Run the worker in its own mount namespace with a ``size`` tmpfs mounted at ``mnt``."""
+    mnt.mkdir()
+    args = " ".join(f'"{a}"' for a in worker_args)
+    script = f'mount -t tmpfs -o size={size} tmpfs "{mnt}" && exec "{sys.executable}" "{WORKER}" {args}'
+    proc = _track(subprocess.Popen(["unshare", "-m", "sh", "-c", script],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env=_env(**env)))
+    return _result(proc)
+
+
 def _wait_for(pred, timeout: float = 15.0) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -285,14 +296,8 @@ def test_case17_full_tmpfs(home, server, raw_server, tmp_path, with_length):
     before = seed_good_file(seed_dir)
     (seed_file,) = seed_dir.iterdir()
     mnt = tmp_path / "small"
-    mnt.mkdir()
-    script = (f'mount -t tmpfs -o size=128k tmpfs "{mnt}" && exec "{sys.executable}" '
-              f'"{WORKER}" download "{url}"')
-    proc = _track(subprocess.Popen(["unshare", "-m", "sh", "-c", script],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                   env=_env(HYDRA_CNN_HOME=str(mnt), CKPT_SEED=str(seed_file),
-                                            CKPT_LIST="1")))
-    result, err = _result(proc)
+    result, err = _run_on_small_tmpfs(mnt, "128k", "download", url, HYDRA_CNN_HOME=str(mnt),
+                                      CKPT_SEED=str(seed_file), CKPT_LIST="1")
     assert result["error"] == "OSError" and result["errno"] == 28, (result, err)
     assert str(mnt / "checkpoints" / name) in result["message"]
     assert result["files"] == {k: sha(v) for k, v in before.items()}  # (a), (b), (c)
@@ -352,14 +357,8 @@ def test_case38_save_checkpoint_file_size_limit(tmp_path):
 @needs_mount_ns
 def test_case38_save_checkpoint_full_tmpfs(tmp_path):
     mnt = tmp_path / "small"
-    mnt.mkdir()
     path = mnt / "latest.pth"
-    script = (f'mount -t tmpfs -o size=128k tmpfs "{mnt}" && exec "{sys.executable}" '
-              f'"{WORKER}" save "{path}"')
-    proc = _track(subprocess.Popen(["unshare", "-m", "sh", "-c", script],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                   env=_env()))
-    result, err = _result(proc)
+    result, err = _run_on_small_tmpfs(mnt, "128k", "save", str(path))
     assert result["error"] == "OSError" and result["errno"] == 28, (result, err)  # ENOSPC
     assert f"while saving {path}; nothing was written there" in result["message"]
     assert result["files"] == []
@@ -379,14 +378,9 @@ def test_case29_decoded_size_against_free_space(home, server, tmp_path):
     before = seed_good_file(seed_dir)
     (seed_file,) = seed_dir.iterdir()
     mnt = tmp_path / "small"
-    mnt.mkdir()
-    script = (f'mount -t tmpfs -o size=256k tmpfs "{mnt}" && exec "{sys.executable}" '
-              f'"{WORKER}" download "{server.url("/" + name)}"')
-    proc = _track(subprocess.Popen(["unshare", "-m", "sh", "-c", script],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                   env=_env(HYDRA_CNN_HOME=str(mnt), CKPT_SEED=str(seed_file),
-                                            CKPT_LIST="1")))
-    result, err = _result(proc)
+    result, err = _run_on_small_tmpfs(mnt, "256k", "download", server.url("/" + name),
+                                      HYDRA_CNN_HOME=str(mnt), CKPT_SEED=str(seed_file),
+                                      CKPT_LIST="1")
     assert result["error"] == "OSError" and result["errno"] == 28, (result, err)
     assert "grew past the" in result["message"]  # our check, before the disk filled up
     assert str(mnt / "checkpoints" / name) in result["message"]
