@@ -645,7 +645,7 @@ def _check_int(registry: Registry, label: str, key: str, value: Any, minimum: in
 
 def check_values(registry: Registry, label: str, cls: Any, args: tuple[Any, ...],
                  kwargs: Mapping[str, Any]) -> None:
-    """Refuse values torch would accept but that mean nothing (RELIABILITY 35).
+    """Refuse values torch would accept but that mean nothing (meaningless layer values are refused).
 
     Channels, groups, kernel sizes, strides and dilations must be ints >= 1 (paddings >= 0),
     never bools; ``eps`` must be a finite number >= 0, probabilities and momentum in [0, 1].

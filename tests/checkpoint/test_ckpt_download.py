@@ -1,4 +1,6 @@
-"""RELIABILITY.md cases 1-11, 13, 18, 19, 22, 23 against real servers on 127.0.0.1.
+"""Downloads against real servers on 127.0.0.1: short bodies, bad hashes, weak names, resets and
+resume, ignored ranges, 4xx/5xx/429, silence, trickles, redirects, corrupt cache files, read-only
+caches, offline mode, unsafe names and symlinks, no TTY.
 
 Each failing case checks the invariants: (a) no file at the final cache path, (b) no temp file,
 (c) a previously cached good file byte-identical, (d) the model unchanged.

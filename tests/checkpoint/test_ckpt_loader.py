@@ -1,5 +1,5 @@
 """Loading: schemes, round trips through the zoos, prefixes, safetensors, saving, reports,
-unsafe pickles (RELIABILITY case 20) and mismatched keys (case 21)."""
+unsafe pickles (refused under weights_only=True) and mismatched keys (one report)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""RELIABILITY.md cases with real processes: 12 (SIGINT/SIGKILL), 14 (concurrent downloads),
-15 (no usable lock), 16 (torch.distributed, gloo), 17 (disk full), 18 (read-only mount),
-29 (an encoded body checked against the free space), 38 (save_checkpoint on a full disk).
+"""Download and cache behaviour with real processes: SIGINT/SIGKILL mid-download, concurrent
+downloads, no usable lock, torch.distributed (gloo), disk full, a read-only mount, an encoded
+body checked against the free space, save_checkpoint on a full disk.
 
 No test here can hang: every worker has a watchdog (it exits after ``CKPT_WATCHDOG`` seconds,
 printing its stacks), every wait has a timeout, and the processes a test started are killed

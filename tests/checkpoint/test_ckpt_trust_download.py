@@ -1,4 +1,5 @@
-"""RELIABILITY.md cases 27-29, 33 and 38 (redirect) against real servers on 127.0.0.1: every
+"""Same names from other URLs, changed files on resume, bodies that are not checkpoints, bad
+settings and 404 after a redirect, against real servers on 127.0.0.1: every
 download is the right bytes for its URL, or an error that says what arrived.
 
 Failing cases check the invariants: (a) no file at the final cache path, (b) no temp file,
@@ -227,7 +228,7 @@ def test_case28_hashed_name_resumes_without_validator(home, cache, server):
     name = hashed_name("plain", data)
     server.routes[f"/{name}"] = _switching(server, data, data, len(data) // 3, etag=False)
     assert download_checkpoint(server.url(f"/{name}")).read_bytes() == data
-    assert server.log[1]["headers"]["Range"] == f"bytes={len(data) // 3}-"  # case 4
+    assert server.log[1]["headers"]["Range"] == f"bytes={len(data) // 3}-"  # a plain resume
 
 
 def test_case28_hashed_name_changed_file_is_never_stitched(home, cache, server):

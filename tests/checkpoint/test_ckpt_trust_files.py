@@ -1,4 +1,5 @@
-"""RELIABILITY.md cases 26, 30, 31 and 37 with real files, and the checkpoint ergonomics of
+"""Real files: compressed zip entries, files that are not checkpoints, bad state dict entries,
+deep nesting; and the checkpoint ergonomics of
 SPEC section 9 (``state_dict_key``, wrapped state dicts, ``revise_keys``, ``Pretrained``).
 
 Every failing load checks (d): the model is unchanged.

@@ -1,4 +1,4 @@
-"""Zoo maps, HOME, user JSON files, ``zoo=`` overrides and their errors (RELIABILITY case 24)."""
+"""Zoo maps, HOME, user JSON files, ``zoo=`` overrides and their errors (malformed files, unknown names)."""
 
 from __future__ import annotations
 
