@@ -553,16 +553,58 @@ class _Transfer:
         elif self.last_modified and _strong_date(self.last_modified, resp.headers.get("date")):
             self.validator = self.last_modified
 
+    def _content_range(self, resp: requests.Response, where: str
+                       ) -> tuple[int, int, int | None] | None:
+        """``(first, last, total)`` of a 206's Content-Range; None when it is missing or bad.
+
+        A Content-Length that disagrees with the range is a server contradicting itself: a
+        :class:`DownloadError` (nothing is cached).
+        """
+        header = resp.headers.get("content-range", "")
+        m = _CONTENT_RANGE.match(header)
+        if not m:
+            return None
+        first, last = int(m.group(1)), int(m.group(2))
+        total = None if m.group(3) == "*" else int(m.group(3))
+        if last < first or (total is not None and last >= total):
+            return None
+        length = resp.headers.get("content-length", "")
+        if length.isdigit() and int(length) != last - first + 1:
+            raise DownloadError(
+                f"{where} answered HTTP 206 with Content-Range {header!r} ({last - first + 1} "
+                f"bytes) but Content-Length {length}: the server contradicts itself; nothing "
+                f"was cached", self.shown)
+        return first, last, total
+
+    def _unasked_range(self, resp: requests.Response, where: str) -> int:
+        """The file's total size from a 206 sent to a request without ``Range``.
+
+        Only a Content-Range starting at byte 0 with a known total is usable: the body is
+        then the first part of the file (the rest is fetched like a broken transfer, or the
+        download fails); it is never taken for the whole file.
+        """
+        parsed = self._content_range(resp, where)
+        if parsed is None or parsed[0] != 0 or parsed[2] is None:
+            raise DownloadError(
+                f"{where} answered a request without Range with HTTP 206 (partial content) and "
+                f"Content-Range {resp.headers.get('content-range')!r}, which does not say which "
+                f"part of the file it is (expected 'bytes 0-<last>/<total>'); nothing was "
+                f"cached", self.shown)
+        if parsed[1] + 1 < parsed[2]:
+            logger.info("%s sent only bytes 0-%d of %d to a request without Range; fetching "
+                        "the rest", where, parsed[1], parsed[2])
+        return parsed[2]
+
     def _check_resume(self, resp: requests.Response, where: str) -> None:
         """Accept a 206 reply to ``Range: bytes=<offset>-`` only for the same file."""
-        m = _CONTENT_RANGE.match(resp.headers.get("content-range", ""))
+        parsed = self._content_range(resp, where)
         problem = None
         total = None
-        if not m or int(m.group(1)) != self.offset:
+        if parsed is None or parsed[0] != self.offset:
             problem = (f"bad Content-Range {resp.headers.get('content-range')!r} for "
                        f"bytes={self.offset}-")
         else:
-            total = None if m.group(3) == "*" else int(m.group(3))
+            total = parsed[2]
             etag, modified = resp.headers.get("etag"), resp.headers.get("last-modified")
             if self.total is not None and total != self.total:
                 problem = f"the total size changed from {self.total} to {total} bytes"
@@ -638,21 +680,21 @@ class _Transfer:
             if status == 206 and self.offset and identity:
                 self._check_resume(resp, where)
                 self._measure_space()
-            elif status == 200 or (status == 206 and not self.offset):
+            elif status == 206 and self.offset:  # an encoded partial body: not comparable
+                self._restart()
+                raise _Retry(f"{where} sent a {encoding}-encoded partial body; starting over")
+            elif status == 200 or status == 206:
                 if self.offset:
                     logger.info("%s sent the whole file again (200); starting over", where)
                     self._restart()
                 length = resp.headers.get("content-length")
                 self.total = int(length) if (length and length.isdigit() and identity) else None
-                if status == 206:  # a range we did not ask for
-                    self.total = None
+                if status == 206:  # a range we did not ask for: only its total says the size
+                    self.total = self._unasked_range(resp, where) if identity else None
                 self._remember_validators(resp)
                 self.final_url = resp.url
                 self.status = status
                 self._measure_space()
-            elif status == 206:  # an encoded partial body: offsets are not comparable
-                self._restart()
-                raise _Retry(f"{where} sent a {encoding}-encoded partial body; starting over")
             elif status == 416:
                 self._restart()
                 raise _Retry(f"HTTP 416 (range not satisfiable) for {where}")

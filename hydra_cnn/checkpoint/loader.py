@@ -761,8 +761,50 @@ def load_checkpoint(
         sd = _with_prefix(sd, prefix, name)
     revised = _revise(sd, rules, name)
     _warn_if_default_rule_needed(model, sd, revised, rules, name)
+    if prefix is None and tuple(rules) == _DEFAULT_REVISE_KEYS:  # custom rules: as asked
+        revised = _strip_common_prefix(model, revised, name, logger)
     load_state_dict(model, revised, strict=strict, logger=logger, source=name)
     return ckpt
+
+
+#: share of the model's keys a stripped prefix must match to be taken without being asked
+_PREFIX_SHARE = 0.9
+
+
+def _strip_common_prefix(model: nn.Module, sd: OrderedDict[str, Any], name: str,
+                         logger: LoggerLike) -> OrderedDict[str, Any]:
+    """When no key matches the model but one common prefix (``net.``) hides them, strip it.
+
+    A state dict written by another tool (a LightningModule's ``net.``, a wrapper's
+    ``model.``) matches none of the model's keys as it is. If removing one first component
+    makes at least 90% of the model's keys match, and only one component does, it is removed
+    with an info line naming it; if several do, a warning says which ``prefix=`` to pass.
+    """
+    model_keys = {k for k in get_state_dict(model, keep_vars=True)
+                  if k.rsplit(".", 1)[-1] != "num_batches_tracked"}
+    if not model_keys or not sd or model_keys & set(sd):
+        return sd
+    tops = sorted({k.split(".", 1)[0] for k in sd if "." in k})
+    hits: dict[str, int] = {}
+    for top in tops:
+        stem = top + "."
+        hits[top] = len(model_keys & {k[len(stem):] for k in sd if k.startswith(stem)})
+    good = [t for t in tops if hits[t] >= _PREFIX_SHARE * len(model_keys)]
+    if len(good) > 1:
+        warnings.warn(
+            f"none of the keys of {name} match the model, but each of the prefixes "
+            f"{', '.join(repr(t + '.') for t in good)} would match "
+            f"{', '.join(str(hits[t]) for t in good)} of its {len(model_keys)} keys; choose "
+            f"one with prefix= (e.g. prefix={good[0] + '.'!r})", UserWarning, stacklevel=3)
+        return sd
+    if not good:
+        return sd
+    chosen = good[0] + "."
+    log = get_logger(logger)
+    if log is not None:
+        log.info("no key of %s matches the model as it is; its keys sit under %r, loading "
+                 "them with that prefix removed (prefix=%r)", name, chosen, chosen)
+    return _with_prefix(sd, chosen, name)
 
 
 def save_checkpoint(

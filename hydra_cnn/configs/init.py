@@ -210,6 +210,7 @@ class PretrainedInitConf:
     zoo: Any = None
     revise_keys: Any = None
     state_dict_key: Optional[str] = None
+    weights_only: bool = True
     override: Any = None
 
 
