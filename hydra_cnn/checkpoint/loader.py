@@ -260,11 +260,53 @@ def _check_zip(path: str, filename: str, found: Sniff) -> bool:
     if not any(i.filename.endswith("data.pkl") for i in infos):
         raise _format_error(filename, f"a zip archive of {len(infos)} entries",
                             "no data.pkl entry, so not written by torch.save")
+    _check_declared_sizes(infos, filename, found.size)
     compressed = [i.filename for i in infos if i.compress_type != zipfile.ZIP_STORED]
     if compressed:
         logger.debug("%s has %d compressed entries (e.g. %s); reading it without mmap",
                      filename, len(compressed), compressed[0])
     return not compressed
+
+
+#: a zip checkpoint's entries may declare at most this many times the file's size, plus 1 MiB
+ZIP_RATIO_DEFAULT = 20.0
+_ZIP_RATIO_ENV = "HYDRA_CNN_MAX_ZIP_RATIO"
+_ZIP_SLACK = 1 << 20
+
+
+def _zip_ratio() -> float:
+    """The zip-bomb cap, from ``HYDRA_CNN_MAX_ZIP_RATIO`` (read now) or the default 20."""
+    raw = os.environ.get(_ZIP_RATIO_ENV, "").strip()
+    if not raw:
+        return ZIP_RATIO_DEFAULT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not (value >= 1 and value != float("inf")):
+        raise ValueError(f"{_ZIP_RATIO_ENV}={raw!r} is not accepted: expected a finite number "
+                         f">= 1 (how many times its file size a zip checkpoint's entries may "
+                         f"declare)")
+    return value
+
+
+def _check_declared_sizes(infos: list[zipfile.ZipInfo], filename: str, size: int) -> None:
+    """Refuse a zip whose entries declare far more bytes than the file holds (a zip bomb).
+
+    The declared (uncompressed) sizes are what torch's reader allocates, so they are checked
+    before anything is decompressed.
+    """
+    declared = sum(max(0, i.file_size) for i in infos)
+    ratio = _zip_ratio()
+    cap = ratio * size + _ZIP_SLACK
+    if declared > cap:
+        big = max(infos, key=lambda i: i.file_size)
+        raise CheckpointFormatError(
+            f"refused to load {filename}: its zip entries declare {declared} bytes once "
+            f"decompressed, more than {ratio:g} times the file's {size} bytes (largest: "
+            f"{big.filename!r}, {big.file_size} bytes from {big.compress_size}): a "
+            f"decompression bomb? Nothing was read. Raise {_ZIP_RATIO_ENV} (now {ratio:g}) "
+            f"only for a file you trust")
 
 
 def _torch_load(path: str, filename: str, map_location: Any, weights_only: bool,
@@ -337,6 +379,9 @@ def _check_safetensors(path: str, filename: str, found: Sniff) -> None:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise _format_error(filename, bad, f"the header is not JSON: {err}") from err
+    except RecursionError:
+        raise _format_error(filename, bad, "its JSON header nests too deeply to describe "
+                                           "tensors") from None
     if not isinstance(header, dict):
         raise _format_error(filename, bad, f"the header is a JSON {type(header).__name__}, "
                                            f"not an object")
@@ -388,6 +433,9 @@ def load_from_local(filename: str, map_location: Any = None, *, weights_only: bo
         weights_only: refuse pickles needing unsafe globals; default True.
     """
     path = os.path.expanduser(os.fspath(filename))
+    map_location = _check_map_location(map_location)
+    if os.path.isdir(path):
+        return _load_directory(path, os.fspath(filename), map_location, weights_only)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint file not found: {filename}")
     lower = path.lower()
@@ -402,6 +450,49 @@ def load_from_local(filename: str, map_location: Any = None, *, weights_only: bo
     if weights_only:
         _warn_if_weights_only_is_flawed()
     return _torch_load(path, filename, map_location, weights_only, found)
+
+
+def _load_directory(path: str, filename: str, map_location: Any, weights_only: bool) -> Any:
+    """A folder given as a checkpoint: refused, naming the checkpoint files inside it.
+
+    This is the one place a folder reaches; a folder format that can be loaded (a
+    torch.distributed.checkpoint directory) is recognised here, before this refusal.
+    """
+    del map_location, weights_only  # no folder format is read yet
+    try:
+        inside = sorted(e.name for e in os.scandir(path) if e.is_file() and e.name.lower()
+                        .endswith((".pth", ".pt", ".safetensors", ".ckpt", ".bin")))
+    except OSError:
+        inside = []
+    hint = (f"; it holds {', '.join(inside[:5])}{' ...' if len(inside) > 5 else ''}: pass one "
+            f"of them" if inside else "")
+    raise IsADirectoryError(
+        errno.EISDIR, f"{filename} is a directory, not a checkpoint file{hint}. Accepted: a "
+                      f"torch.save file (.pth/.pt) or a .safetensors file", filename)
+
+
+def _check_map_location(map_location: Any) -> Any:
+    """``map_location`` as ``torch.load`` takes it; an int is a device index (as ``Module.to``)."""
+    import torch
+
+    if isinstance(map_location, bool):
+        raise TypeError(f"map_location must be None, a str, a torch.device, a device index, a "
+                        f"dict or a callable, got {map_location!r}")
+    if isinstance(map_location, int):
+        if map_location < 0:
+            raise ValueError(f"map_location={map_location} is not a device index (accepted: "
+                             f"an int >= 0, a str such as 'cpu' or 'cuda:0', a torch.device)")
+        try:
+            return torch.device(map_location)  # the accelerator with that index, as torch does
+        except RuntimeError as err:
+            raise ValueError(f"map_location={map_location} names accelerator device "
+                             f"{map_location}, but torch says: {err}. Use map_location='cpu' "
+                             f"(or a device this machine has)") from err
+    if map_location is None or isinstance(map_location, (str, torch.device, dict)) or callable(
+            map_location):
+        return map_location
+    raise TypeError(f"map_location must be None, a str, a torch.device, a device index, a dict "
+                    f"or a callable, got {type(map_location).__name__}: {map_location!r}")
 
 
 _ADVISED: list[str] = []

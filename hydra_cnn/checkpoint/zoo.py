@@ -114,6 +114,9 @@ def _parse_json(text: str, source: str) -> dict[str, str]:
         raise ZooFileError(
             f"{source}: malformed JSON at line {err.lineno}, column {err.colno}: {err.msg}"
         ) from err
+    except RecursionError:
+        raise ZooFileError(f"{source}: its JSON nests too deeply to be a zoo map (an object of "
+                           f"name -> URL or path)") from None
     return _check_map(data, source)
 
 
@@ -128,6 +131,9 @@ def _parse_yaml(text: str, source: str) -> dict[str, str]:
         raise ZooFileError(f"{source}: malformed YAML{where}: {err.problem or err}") from err
     except yaml.YAMLError as err:
         raise ZooFileError(f"{source}: malformed YAML: {err}") from err
+    except RecursionError:
+        raise ZooFileError(f"{source}: its YAML nests too deeply to be a zoo map (a mapping of "
+                           f"name -> URL or path)") from None
     return _check_map({} if data is None else data, source)
 
 
