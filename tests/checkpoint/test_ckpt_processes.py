@@ -214,8 +214,12 @@ def test_no_usable_lock_is_still_correct(home, cache, server, tmp_path):
     data = os.urandom(300_000)
     name = hashed_name("unlocked", data)
     server.routes[f"/{name}"] = _slow(data)
-    cache.mkdir(parents=True)
-    (cache / ".locks").write_text("a file where the lock folder should be")
+    import hashlib
+
+    # a folder where the lock file should be: no process can take the lock (a regular file
+    # where the .locks folder should be is refused outright, before downloading)
+    (cache / ".locks" / (hashlib.sha256(name.encode()).hexdigest()[:32] + ".lock")).mkdir(
+        parents=True)
     results = _race(tmp_path, server, server.url(f"/{name}"))
     assert all("path" in r for r, _ in results), results
     assert all("could not take the download lock" in err for _, err in results)
