@@ -40,6 +40,7 @@ from hydra_cnn.cli import main
 from tests.checkpoint.ckpt_helpers import (
     assert_invariants,
     assert_model_unchanged,
+    big_model,
     checkpoint_bytes,
     hashed_name,
     model_state,
@@ -157,6 +158,27 @@ def test_206_to_a_plain_get_without_a_usable_content_range_is_an_error(home, cac
     with pytest.raises(DownloadError, match="request without Range with HTTP 206"):
         download_checkpoint(server.url(f"/{name}"), cache)
     assert_invariants(cache, name, {})
+
+
+def test_206_resume_that_stops_before_the_end_is_resumed_again(home, cache, server):
+    data = checkpoint_bytes(big_model(seed=1))
+    name = hashed_name("short-range", data)
+    cut = len(data) // 3
+
+    def behaviour(h, n):
+        if n == 1:
+            serve(h, data, cut_at=cut)
+        elif n == 2:  # a 206 for bytes=cut- that covers only 1000 bytes of the rest
+            send_status(h, 206, {"Content-Range": f"bytes {cut}-{cut + 999}/{len(data)}"},
+                        data[cut:cut + 1000])
+        else:
+            serve(h, data)
+
+    server.routes[f"/{name}"] = behaviour
+    path = download_checkpoint(server.url(f"/{name}"), cache)
+    assert path.read_bytes() == data
+    assert [r["headers"].get("Range") for r in server.log] == [
+        None, f"bytes={cut}-", f"bytes={cut + 1000}-"]
 
 
 # -- decompression bombs ---------------------------------------------------------------------
