@@ -143,6 +143,10 @@ def child_download(who: str, url: str, dest: str) -> dict[str, float]:
 
     from hydra_cnn.checkpoint import download_checkpoint
 
+    if who == "candidate":
+        # imports happen before the clock, as for the baseline's requests: filelock (which the
+        # lock imports on first use) costs ~70 ms once per process, not per download
+        import filelock  # noqa: F401
     start = time.perf_counter()
     if who == "candidate":
         download_checkpoint(url, dest, progress=False)

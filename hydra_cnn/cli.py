@@ -91,6 +91,9 @@ def _cmd_zoo_download(args: argparse.Namespace) -> int:
 
     qualified, target = _resolve_name(args.name, args.zoo)
     if not target.startswith(("http://", "https://")):
+        if os.path.isdir(target):
+            raise IsADirectoryError(f"{qualified} maps to {target}, which is a directory, not "
+                                    f"a checkpoint file")
         if not os.path.isfile(target):
             raise FileNotFoundError(f"{qualified} maps to the local file {target}, which does "
                                     f"not exist")

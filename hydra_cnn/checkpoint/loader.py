@@ -539,7 +539,7 @@ def _load_zoo(filename: str, map_location: Any, weights_only: bool, zoo: ZooOver
     target = zoo_url(filename, zoo)
     if target.startswith(("http://", "https://")):
         return load_from_http(target, map_location, weights_only=weights_only)
-    if not os.path.isfile(target):
+    if not os.path.exists(target):
         raise FileNotFoundError(f"{filename} maps to {target}, which does not exist")
     return load_from_local(target, map_location, weights_only=weights_only)
 

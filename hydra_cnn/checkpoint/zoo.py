@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra_cnn.checkpoint.errors import ZooFileError
-from hydra_cnn.common import ConfigKeyError, conf_dir
+from hydra_cnn.common import ConfigKeyError, brief, conf_dir
 
 __all__ = [
     "ZOO_SCHEMES",
@@ -97,11 +97,12 @@ def _check_map(data: Any, source: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in data.items():
         if not isinstance(key, str) or not key:
-            raise ZooFileError(f"{source}: zoo names must be non-empty strings, got {key!r}")
+            raise ZooFileError(f"{source}: zoo names must be non-empty strings, got "
+                               f"{brief(key)}")
         if not isinstance(value, str) or not value:
             raise ZooFileError(
                 f"{source}: entry {key!r} must be a URL or a path (a non-empty string), "
-                f"got {value!r}"
+                f"got {brief(value)}"
             )
         out[key] = value
     return out

@@ -319,6 +319,17 @@ def test_deeply_nested_zoo_file_names_the_file(home, tmp_path, suffix, text):
         load_checkpoint(small_model(), "open-mmlab://mine", zoo=str(path), logger="silent")
 
 
+def test_deeply_nested_zoo_mapping_entry_is_named_briefly(home):
+    deep: dict[str, object] = {}
+    node = deep
+    for _ in range(5000):
+        node["a"] = {}
+        node = node["a"]  # type: ignore[assignment]
+    with pytest.raises(ZooFileError, match=r"entry 'mine' must be a URL or a path .*got "
+                                           r"\{'a': \{'a': \{'a': \{\.\.\.\}\}\}\}"):
+        load_checkpoint(small_model(), "open-mmlab://mine", zoo={"mine": deep}, logger="silent")
+
+
 def test_deeply_nested_index_record_is_ignored_and_repaired(home, cache, server, capsys):
     data = checkpoint_bytes(small_model(seed=9))
     server.files["/latest.pth"] = data
@@ -362,6 +373,8 @@ def test_directory_given_as_a_checkpoint_says_it_is_a_directory(tmp_path):
     with pytest.raises(IsADirectoryError, match=r"run is a directory, not a checkpoint file; "
                                                 r"it holds epoch_3\.pth"):
         load_checkpoint(model, folder, logger="silent")
+    with pytest.raises(IsADirectoryError, match=r"run is a directory"):  # through a zoo name
+        load_checkpoint(model, "open-mmlab://mine", zoo={"mine": str(folder)}, logger="silent")
     assert_model_unchanged(model, state)
 
 
