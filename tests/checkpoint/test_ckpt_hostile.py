@@ -255,6 +255,7 @@ def _quantized_checkpoint(tmp_path: Path, model: nn.Module) -> Path:
 
 
 @pytest.mark.parametrize("strict", [False, True])
+@pytest.mark.filterwarnings("ignore:TypedStorage is deprecated")
 def test_quantized_tensor_is_refused_naming_the_key_before_any_copy(tmp_path, strict):
     model = small_model(seed=1)
     state = model_state(model)
