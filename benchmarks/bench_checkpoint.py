@@ -341,7 +341,10 @@ def bench_download(tmp: Path, megabytes: int, repeats: int) -> None:
             else:
                 row(f"download_checkpoint time ({megabytes} MB, sha256 verified, loopback "
                     f"limited to {rate:.0f} MB/s)", "requests stream to file", "s", result,
-                    target="<= 1.05", note=f"{speeds}; the link, not the CPU, is the limit")
+                    target="<= 1.05", note=f"{speeds}; " + (
+                        "the link, not the CPU, is the limit" if megabytes / result[0] >= 0.9 * rate
+                        else f"the baseline reached under 90% of {rate:.0f} MB/s: the CPU, not "
+                             f"the link, was the limit on this machine"))
         finally:
             server.terminate()
             server.wait(10)
