@@ -506,6 +506,24 @@ def test_keys_under_one_common_prefix_are_found_and_named(tmp_path, caplog):
     assert_model_unchanged(model, model_state(src))
 
 
+def test_lightning_checkpoint_with_an_optimizer_partial_is_refused_naming_it(tmp_path):
+    import functools
+
+    src = small_model(seed=3)
+    path = tmp_path / "epoch=9-step=500.ckpt"
+    torch.save({"state_dict": {f"net.{k}": v for k, v in src.state_dict().items()},
+                "hyper_parameters": {"optimizer": functools.partial(torch.optim.Adam, lr=1e-3)}},
+               path)
+    model = small_model(seed=4)
+    state = model_state(model)
+    with pytest.raises(UnsafeCheckpointError, match=r"needs the global 'functools\.partial'.*"
+                                                    r"weights_only=False"):
+        load_checkpoint(model, path, logger="silent")
+    assert_model_unchanged(model, state)
+    load_checkpoint(model, path, weights_only=False, strict=True, logger="silent")
+    assert_model_unchanged(model, model_state(src))
+
+
 def test_two_candidate_prefixes_ask_which_prefix_to_pass(tmp_path):
     src = small_model(seed=3)
     sd = {f"model.{k}": v for k, v in src.state_dict().items()}
