@@ -350,19 +350,25 @@ def test_deeply_nested_index_record_is_ignored_and_repaired(home, cache, server,
 
 
 # -- files where the cache keeps folders; folders given as checkpoints -----------------------
+@pytest.mark.parametrize("hashed", [True, False])
 @pytest.mark.parametrize("folder", [".index", ".locks"])
 def test_regular_file_where_the_cache_keeps_a_folder_fails_before_downloading(
-        home, cache, server, folder):
+        home, cache, server, folder, hashed):
     data = checkpoint_bytes(small_model(seed=10))
-    name = hashed_name("f", data)
+    name = hashed_name("f", data) if hashed else "latest.pth"
     server.files[f"/{name}"] = data
     before = seed_good_file(cache)
     (cache / folder).write_text("not a folder")
     before[folder] = b"not a folder"
     with pytest.raises(NotADirectoryError, match=rf"{folder} is a file, but the cache keeps"):
-        download_checkpoint(server.url(f"/{name}"), cache)
+        if hashed:
+            download_checkpoint(server.url(f"/{name}"), cache)
+        else:
+            with pytest.warns(UserWarning, match="cannot be verified"):
+                download_checkpoint(server.url(f"/{name}"), cache)
     assert server.count() == 0
     assert_invariants(cache, name, before)
+    assert not [p for p in cache.iterdir() if p.name.startswith("latest")]
 
 
 def test_directory_given_as_a_checkpoint_says_it_is_a_directory(tmp_path):
