@@ -326,7 +326,7 @@ def cache_lock(cache_dir: Path, name: str, timeout: float | None) -> Iterator[bo
                 lock.release()
 
 
-class StaleLockError(RuntimeError):
+class _StaleLockError(RuntimeError):
     """The download lock is held, but the holder it records is a dead process of this host."""
 
 
@@ -391,7 +391,7 @@ def _acquire(lock: object, path: Path, owner: Path, name: str, timeout: float | 
             waited = time.monotonic() - start
             who, dead = _holder(owner)
             if dead:
-                raise StaleLockError(
+                raise _StaleLockError(
                     f"the lock's recorded holder, {who}, is no longer running (a stale lock)"
                 ) from None
             if timeout is not None and waited >= timeout:
