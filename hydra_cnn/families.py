@@ -54,9 +54,10 @@ _CONV_LATE = ("in_channels", "out_channels", "kernel_size", "stride", "padding")
 _XFMR = "hydra_cnn.bricks.transformer"
 _TRANSFORMER_FAMILIES = (
     Family("attention", "ATTENTION", "attention", _XFMR, "layers/attention",
-           f"{_XFMR}.make_attention", late=("embed_dims",), cfg_args=("attn_cfgs", "attn_cfg")),
+           f"{_XFMR}.make_attention", late=("embed_dims", "num_heads", "batch_first"),
+           cfg_args=("attn_cfgs", "attn_cfg")),
     Family("ffn", "FEEDFORWARD_NETWORK", "feed-forward Network", _XFMR, "layers/ffn",
-           f"{_XFMR}.make_ffn", late=("embed_dims",), cfg_args=("ffn_cfgs", "ffn_cfg")),
+           f"{_XFMR}.make_ffn", late=("embed_dims", "feedforward_channels"), cfg_args=("ffn_cfgs", "ffn_cfg")),
     Family("positional_encoding", "POSITIONAL_ENCODING", "position encoding", _XFMR,
            "layers/positional_encoding", f"{_XFMR}.make_positional_encoding",
            cfg_args=("positional_encoding",)),

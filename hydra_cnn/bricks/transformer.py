@@ -70,7 +70,7 @@ from hydra_cnn.registry import (
 )
 
 __all__ = [
-    "FFN", "AdaptivePadding", "BaseTransformerLayer", "MultiheadAttention", "PatchEmbed",
+    "plain_cfg", "FFN", "AdaptivePadding", "BaseTransformerLayer", "MultiheadAttention", "PatchEmbed",
     "PatchMerging", "TransformerLayerSequence", "build_attention", "build_feedforward_network",
     "build_positional_encoding", "build_transformer_layer", "build_transformer_layer_sequence",
     "make_attention", "make_ffn", "make_positional_encoding", "make_transformer_layer",
@@ -146,7 +146,7 @@ def _warn_ignored(owner: str, kwargs: Mapping[str, Any], accepted: Iterable[str]
                       "accepts and ignores them too); remove them", UserWarning, stacklevel=3)
 
 
-def _cfg_dict(registry: Registry, cfg: Any, default_type: str | None = None) -> dict[str, Any]:
+def plain_cfg(registry: Registry, cfg: Any, default_type: str | None = None) -> dict[str, Any]:
     """A private plain-dict copy (``type`` included) of any accepted config form of ``registry``.
 
     Building from the copy never mutates the caller's config.
@@ -497,7 +497,7 @@ class MultiheadAttention(BaseModule):
                 raise InvalidTypeError(
                     "MultiheadAttention: the deprecated dropout= sets dropout_layer's drop_prob, "
                     "but dropout_layer is None; pass attn_drop= instead")
-            dropout_layer = {**_cfg_dict(DROPOUT_LAYERS, dropout_layer), "drop_prob": attn_drop}
+            dropout_layer = {**plain_cfg(DROPOUT_LAYERS, dropout_layer), "drop_prob": attn_drop}
         embed_dims = check_int("MultiheadAttention", "embed_dims", embed_dims)
         num_heads = check_int("MultiheadAttention", "num_heads", num_heads)
         if embed_dims % num_heads:
@@ -685,7 +685,7 @@ class BaseTransformerLayer(BaseModule):
         self.attentions = ModuleList()
         ops = iter(op for op in operation_order if op in ("self_attn", "cross_attn"))
         for cfg, op in zip(attn_list, ops, strict=True):
-            cfg = _cfg_dict(ATTENTION, cfg)
+            cfg = plain_cfg(ATTENTION, cfg)
             if "batch_first" in cfg and cfg["batch_first"] != batch_first:
                 raise InvalidArgumentError(
                     f"{owner}: attention config batch_first={cfg['batch_first']!r} differs from "
@@ -705,7 +705,7 @@ class BaseTransformerLayer(BaseModule):
 
     def _ffn_cfgs(self, owner: str, ffn_cfgs: Any, ffn_default: bool, legacy: Mapping[str, Any],
                   count: int) -> list[dict[str, Any]]:
-        cfgs = [_cfg_dict(FEEDFORWARD_NETWORK, c, "FFN")
+        cfgs = [plain_cfg(FEEDFORWARD_NETWORK, c, "FFN")
                 for c in _cfg_list(owner, "ffn_cfgs", ffn_cfgs, count)]
         for old, value in legacy.items():
             new = _LEGACY_FFN_ARGS[old]
@@ -802,11 +802,15 @@ class TransformerLayerSequence(BaseModule):
         self.embed_dims = self.layers[0].embed_dims
         self.pre_norm = self.layers[0].pre_norm
 
-    def forward(self, query: torch.Tensor, key: torch.Tensor | None, value: torch.Tensor | None,
-                query_pos: torch.Tensor | None = None, key_pos: torch.Tensor | None = None,
+    def forward(self, query: torch.Tensor, key: torch.Tensor | None = None,
+                value: torch.Tensor | None = None, query_pos: torch.Tensor | None = None, key_pos: torch.Tensor | None = None,
                 attn_masks: Any = None, query_key_padding_mask: torch.Tensor | None = None,
                 key_padding_mask: torch.Tensor | None = None, **kwargs: Any) -> torch.Tensor:
-        """Apply every layer (each gets the same ``key``, ``value``, encodings and masks)."""
+        """Apply every layer (each gets the same ``key``, ``value``, encodings and masks).
+
+        ``key`` and ``value`` (needed by cross-attention only) default to None here; mmcv 1.7
+        makes them required positional arguments.
+        """
         for layer in self.layers:
             query = layer(query, key, value, query_pos=query_pos, key_pos=key_pos,
                           attn_masks=attn_masks, query_key_padding_mask=query_key_padding_mask,

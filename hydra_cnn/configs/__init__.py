@@ -51,11 +51,13 @@ from hydra_cnn.configs.models import (
     ResNetConf,
     ResNetV1cConf,
     ResNetV1dConf,
+    SimpleViTConf,
     VGG11Conf,
     VGG13Conf,
     VGG16Conf,
     VGG19Conf,
     VGGConf,
+    ViTTinyConf,
 )
 from hydra_cnn.configs.plugins import (
     ContextBlockConf,
@@ -67,6 +69,12 @@ from hydra_cnn.configs.plugins import (
     NonLocal3dConf,
 )
 from hydra_cnn.configs.store import register_configs, store_option
+from hydra_cnn.configs.transformer import (
+    BaseTransformerLayerConf,
+    FFNConf,
+    MultiheadAttentionConf,
+    TransformerLayerSequenceConf,
+)
 from hydra_cnn.configs.table import (
     GROUP_REGISTRY,
     builtin_confs,
@@ -94,7 +102,8 @@ __all__ = [  # noqa: F405 (the dataclasses come from layers.py)
     "PretrainedInitConf", "TruncNormalInitConf", "UniformInitConf", "XavierInitConf",
     "ResNet18Conf", "ResNet34Conf", "ResNet50Conf", "ResNet101Conf", "ResNet152Conf",
     "ResNetConf", "ResNetV1cConf", "ResNetV1dConf", "VGG11Conf", "VGG13Conf", "VGG16Conf",
-    "VGG19Conf", "VGGConf",
+    "VGG19Conf", "VGGConf", "SimpleViTConf", "ViTTinyConf",
+    "BaseTransformerLayerConf", "FFNConf", "MultiheadAttentionConf", "TransformerLayerSequenceConf",
 ]
 
 def _on_register(registry: Any, names: list[str], cls: Any, config_name: str | None) -> None:
