@@ -43,7 +43,7 @@ import functools
 import math
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import torch
 import torch.nn.functional as F
@@ -81,7 +81,7 @@ F_ = TypeVar("F_", bound=Callable[..., Any])
 
 
 
-class _ReadOnlyDict(dict):  # type: ignore[type-arg]
+class _ReadOnlyDict(dict):
     """A default config that no instance can change for the next (copies are plain dicts)."""
 
     def _refuse(self, *args: Any, **kwargs: Any) -> Any:
@@ -189,7 +189,7 @@ def _to_2tuple(owner: str, name: str, value: Any) -> tuple[Any, Any]:
         pair = tuple(value)
         if len(pair) != 2:
             raise InvalidArgumentError(f"{owner}: {name} must be an int or a pair, but got {value!r}")
-        return pair  # type: ignore[return-value]
+        return pair
     return value, value
 
 
@@ -234,33 +234,33 @@ def make_attention(*args: Any, type: Any = "MultiheadAttention", **kwargs: Any) 
     An option instantiates to ``partial(make_attention, type=..., num_heads=...)``; calling it
     as ``attn(embed_dims)`` (or ``attn(embed_dims=...)``) builds a new module.
     """
-    return ATTENTION.build_layer({"type": type, **kwargs}, *args)  # type: ignore[no-any-return]
+    return ATTENTION.build_layer({"type": type, **kwargs}, *args)
 
 
 @layer_factory(FEEDFORWARD_NETWORK)
 def make_ffn(*args: Any, type: Any = "FFN", **kwargs: Any) -> nn.Module:
     """Build the ``FEEDFORWARD_NETWORK`` member ``type``: the ``layers/ffn`` options' ``_target_``;
     call the factory as ``ffn(embed_dims)``."""
-    return FEEDFORWARD_NETWORK.build_layer({"type": type, **kwargs}, *args)  # type: ignore[no-any-return]
+    return FEEDFORWARD_NETWORK.build_layer({"type": type, **kwargs}, *args)
 
 
 @layer_factory(POSITIONAL_ENCODING)
 def make_positional_encoding(*args: Any, type: Any = None, **kwargs: Any) -> nn.Module:
     """Build the ``POSITIONAL_ENCODING`` member ``type``: a Hydra ``_target_``."""
-    return POSITIONAL_ENCODING.build_layer({"type": type, **kwargs}, *args)  # type: ignore[no-any-return]
+    return POSITIONAL_ENCODING.build_layer({"type": type, **kwargs}, *args)
 
 
 @layer_factory(TRANSFORMER_LAYER)
 def make_transformer_layer(type: Any = "BaseTransformerLayer", **kwargs: Any) -> nn.Module:
     """Build the ``TRANSFORMER_LAYER`` member ``type``: a Hydra ``_target_``."""
-    return build_transformer_layer({"type": type, **kwargs})  # type: ignore[no-any-return]
+    return build_transformer_layer({"type": type, **kwargs})
 
 
 @layer_factory(TRANSFORMER_LAYER_SEQUENCE)
 def make_transformer_layer_sequence(type: Any = "TransformerLayerSequence", **kwargs: Any
                                     ) -> nn.Module:
     """Build the ``TRANSFORMER_LAYER_SEQUENCE`` member ``type``: a Hydra ``_target_``."""
-    return build_transformer_layer_sequence({"type": type, **kwargs})  # type: ignore[no-any-return]
+    return build_transformer_layer_sequence({"type": type, **kwargs})
 
 
 # -- patches -----------------------------------------------------------------------------------
@@ -556,7 +556,7 @@ class MultiheadAttention(BaseModule):
                         key_padding_mask=key_padding_mask, need_weights=False)[0]
         if self.batch_first:
             out = out.transpose(0, 1)
-        return identity + self.dropout_layer(self.proj_drop(out))  # type: ignore[no-any-return]
+        return identity + self.dropout_layer(self.proj_drop(out))
 
 
 class FFN(BaseModule):
@@ -618,10 +618,10 @@ class FFN(BaseModule):
         ``add_identity`` just ``dropout_layer(layers(x))``."""
         out = self.layers(x)
         if not self.add_identity:
-            return self.dropout_layer(out)  # type: ignore[no-any-return]
+            return self.dropout_layer(out)
         if identity is None:
             identity = x
-        return identity + self.dropout_layer(out)  # type: ignore[no-any-return]
+        return identity + self.dropout_layer(out)
 
 
 # -- layers ------------------------------------------------------------------------------------
@@ -694,7 +694,7 @@ class BaseTransformerLayer(BaseModule):
             attention = build_attention(cfg)
             attention.operation_name = op
             self.attentions.append(attention)
-        self.embed_dims = self.attentions[0].embed_dims
+        self.embed_dims: int = cast(int, self.attentions[0].embed_dims)
         self.ffns = ModuleList()
         for cfg in self._ffn_cfgs(owner, ffn_cfgs, ffn_default, legacy,
                                   operation_order.count("ffn")):
@@ -803,7 +803,8 @@ class TransformerLayerSequence(BaseModule):
         self.pre_norm = self.layers[0].pre_norm
 
     def forward(self, query: torch.Tensor, key: torch.Tensor | None = None,
-                value: torch.Tensor | None = None, query_pos: torch.Tensor | None = None, key_pos: torch.Tensor | None = None,
+                value: torch.Tensor | None = None, query_pos: torch.Tensor | None = None,
+                key_pos: torch.Tensor | None = None,
                 attn_masks: Any = None, query_key_padding_mask: torch.Tensor | None = None,
                 key_padding_mask: torch.Tensor | None = None, **kwargs: Any) -> torch.Tensor:
         """Apply every layer (each gets the same ``key``, ``value``, encodings and masks).

@@ -53,7 +53,7 @@ TORCH_VERSION: tuple[int, ...] | str = _parse_version(torch.__version__)
 def obsolete_torch_version(torch_version: tuple[int, ...] | str,
                            version_threshold: tuple[int, ...]) -> bool:
     """Whether ``torch_version`` is ``'parrots'`` or at most ``version_threshold``."""
-    return torch_version == "parrots" or torch_version <= version_threshold
+    return isinstance(torch_version, str) or torch_version <= version_threshold
 
 
 class NewEmptyTensorOp(torch.autograd.Function):
@@ -90,7 +90,7 @@ def _deconv_sizes(x: torch.Tensor, conv: nn.modules.conv._ConvTransposeNd, dims:
     sizes = []
     for i, k, p, s, d, op in zip(x.shape[-dims:], conv.kernel_size, conv.padding, conv.stride,
                                  conv.dilation, conv.output_padding, strict=True):
-        sizes.append((i - 1) * s - 2 * int(p) + (d * (k - 1) + 1) + op)  # type: ignore[call-overload]
+        sizes.append((i - 1) * s - 2 * int(p) + (d * (k - 1) + 1) + op)
     return sizes
 
 

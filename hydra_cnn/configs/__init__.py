@@ -69,18 +69,18 @@ from hydra_cnn.configs.plugins import (
     NonLocal3dConf,
 )
 from hydra_cnn.configs.store import register_configs, store_option
-from hydra_cnn.configs.transformer import (
-    BaseTransformerLayerConf,
-    FFNConf,
-    MultiheadAttentionConf,
-    TransformerLayerSequenceConf,
-)
 from hydra_cnn.configs.table import (
     GROUP_REGISTRY,
     builtin_confs,
     field_types,
     option_table,
     schema_for,
+)
+from hydra_cnn.configs.transformer import (
+    BaseTransformerLayerConf,
+    FFNConf,
+    MultiheadAttentionConf,
+    TransformerLayerSequenceConf,
 )
 
 __all__ = [  # noqa: F405 (the dataclasses come from layers.py)

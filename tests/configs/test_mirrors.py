@@ -95,7 +95,7 @@ def test_dataclass_mirrors_its_target(conf: Any) -> None:
     instance = conf()
     # a preset (a shipped config subclassing another, e.g. ViTTinyConf) fixes the fields it
     # redeclares; the general config it refines is checked against the constructor
-    preset = set(conf.__dict__.get("__annotations__", {})) if any(
+    preset = set(inspect.get_annotations(conf)) if any(
         base in configs.builtin_confs() for base in conf.__bases__) else set()
     for name in sorted(expected - preset):
         value, default = getattr(instance, name), params[name].default
