@@ -111,10 +111,10 @@ class SimpleViT(BaseModule):
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         layers = [self._layer_cfg(i, num_heads, mlp_ratio, drop_path_rate, attn_cfg, ffn_cfg,
                                   norm_cfg, act_cfg) for i in range(self.num_layers)]
-        self.layers = TransformerLayerSequence(layers, self.num_layers)
+        self.encoder = TransformerLayerSequence(layers, self.num_layers)
         self.norm = build_norm_layer(norm_cfg, embed_dims)[1] if check_flag(
             "SimpleViT", "final_norm", final_norm) else None
-        for module in (self.norm, *self.layers.modules()):
+        for module in (self.norm, *self.encoder.modules()):
             if isinstance(module, _CHANNEL_NORMS):
                 raise InvalidArgumentError(
                     f"SimpleViT normalises (B, L, C) tokens, but norm_cfg builds "
@@ -151,7 +151,7 @@ class SimpleViT(BaseModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C, H, W)`` images -> ``(B, num_classes)`` logits (or ``(B, embed_dims)``)."""
         tokens, hw = self.patch_embed(x)
-        tokens = self.layers(tokens + self._position(hw), None, None)
+        tokens = self.encoder(tokens + self._position(hw))
         if self.norm is not None:
             tokens = self.norm(tokens)
         pooled = tokens.mean(dim=1)
