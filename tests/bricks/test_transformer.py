@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+from typing import Any
 
 import pytest
 import torch
@@ -54,7 +55,8 @@ def test_registries_hold_mmcvs_names_and_members() -> None:
     assert FEEDFORWARD_NETWORK.name == "feed-forward Network" and FEEDFORWARD_NETWORK.get("FFN") is FFN
     assert TRANSFORMER_LAYER.get("BaseTransformerLayer") is BaseTransformerLayer
     assert TRANSFORMER_LAYER_SEQUENCE.get("TransformerLayerSequence") is TransformerLayerSequence
-    assert POSITIONAL_ENCODING.name == "position encoding" and len(POSITIONAL_ENCODING) == 0
+    assert POSITIONAL_ENCODING.name == "position encoding"
+    assert not any(POSITIONAL_ENCODING.is_builtin(n) for n in POSITIONAL_ENCODING)  # as mmcv 1.7
     assert hydra_cnn.ATTENTION is ATTENTION  # exported as mmcv.cnn does
 
 
@@ -379,3 +381,20 @@ def test_typed_options_instantiate_to_factories() -> None:
             ffn_cfgs=instantiate(configs.FFNConf()).keywords | {"feedforward_channels": 16},
             operation_order=PRE)
     assert layer.ffns[0].embed_dims == D
+
+
+def test_a_downstream_positional_encoding_gets_a_typed_option(request: pytest.FixtureRequest,
+                                                              unregister: Any) -> None:
+    @POSITIONAL_ENCODING.register_module()
+    class LearnedPositionalEncoding(nn.Module):  # mmdet registers its own like this
+        def __init__(self, num_feats: int, row_num_embed: int = 50) -> None:
+            super().__init__()
+            self.row_embed = nn.Embedding(row_num_embed, num_feats)
+
+    unregister(POSITIONAL_ENCODING, "LearnedPositionalEncoding")
+    built = hydra_cnn.build_positional_encoding(dict(type="LearnedPositionalEncoding", num_feats=4))
+    assert built.row_embed.weight.shape == (50, 4)
+    compose_option = request.getfixturevalue("compose_option")  # the app opts in after the import
+    node = compose_option("layers/positional_encoding", "learned_positional_encoding",
+                          "layers.positional_encoding.num_feats=8")
+    assert instantiate(node)().row_embed.weight.shape == (50, 8)
