@@ -51,6 +51,25 @@ class Family:
 
 _CONV_LATE = ("in_channels", "out_channels", "kernel_size", "stride", "padding")
 
+_XFMR = "hydra_cnn.bricks.transformer"
+_TRANSFORMER_FAMILIES = (
+    Family("attention", "ATTENTION", "attention", _XFMR, "layers/attention",
+           f"{_XFMR}.make_attention", late=("embed_dims", "num_heads", "batch_first"),
+           cfg_args=("attn_cfgs", "attn_cfg")),
+    Family("ffn", "FEEDFORWARD_NETWORK", "feed-forward Network", _XFMR, "layers/ffn",
+           f"{_XFMR}.make_ffn", late=("embed_dims", "feedforward_channels"),
+           cfg_args=("ffn_cfgs", "ffn_cfg")),
+    Family("positional_encoding", "POSITIONAL_ENCODING", "position encoding", _XFMR,
+           "layers/positional_encoding", f"{_XFMR}.make_positional_encoding",
+           cfg_args=("positional_encoding",)),
+    Family("transformer_layer", "TRANSFORMER_LAYER", "transformerLayer", _XFMR,
+           "layers/transformer_layer", f"{_XFMR}.make_transformer_layer",
+           cfg_args=("transformerlayers",)),
+    Family("transformer_layer_sequence", "TRANSFORMER_LAYER_SEQUENCE",
+           "transformer-layers sequence", _XFMR, "layers/transformer_layer_sequence",
+           f"{_XFMR}.make_transformer_layer_sequence"),
+)
+
 FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
@@ -79,6 +98,11 @@ FAMILIES: dict[str, Family] = {
         # blocks: options whose _target_ is the block class itself (ConvModule, ...)
         Family("block", None, "block", None, "layers/block", None,
                late=("in_channels", "out_channels", "kernel_size")),
+        # --- transformer families (mmcv 1.7's cnn/bricks/transformer.py) ------------------
+        # One block, for conversion to register_family(...) calls: name, registry, label
+        # (mmcv's registry name), loader, group, target, late, cfg_args.
+        *_TRANSFORMER_FAMILIES,
+        # -------------------------------------------------------------------------------------
         Family("init", "INITIALIZERS", "initializer", "hydra_cnn.init.initializers", "init",
                "hydra_cnn.make_init", partial=False, cfg_args=("init_cfg",)),
         Family("model", "MODELS", "model", "hydra_cnn.models", "model", "hydra_cnn.make_model",

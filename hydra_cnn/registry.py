@@ -57,13 +57,18 @@ from hydra_cnn.families import FAMILIES, Family
 
 __all__ = [
     "ACTIVATION_LAYERS",
+    "ATTENTION",
     "CONV_LAYERS",
     "DROPOUT_LAYERS",
+    "FEEDFORWARD_NETWORK",
     "INITIALIZERS",
     "MODELS",
     "NORM_LAYERS",
     "PADDING_LAYERS",
     "PLUGIN_LAYERS",
+    "POSITIONAL_ENCODING",
+    "TRANSFORMER_LAYER",
+    "TRANSFORMER_LAYER_SEQUENCE",
     "UPSAMPLE_LAYERS",
     "ConfigKeyError",
     "Registry",
@@ -835,3 +840,9 @@ PLUGIN_LAYERS = _family_registry("plugin")
 DROPOUT_LAYERS = _family_registry("dropout")
 INITIALIZERS = _family_registry("init")
 MODELS = _family_registry("model", build_model_from_cfg)
+# transformer families (mmcv 1.7's cnn/bricks/registry.py), members in hydra_cnn.bricks.transformer
+ATTENTION = _family_registry("attention")
+FEEDFORWARD_NETWORK = _family_registry("ffn")
+POSITIONAL_ENCODING = _family_registry("positional_encoding")
+TRANSFORMER_LAYER = _family_registry("transformer_layer")
+TRANSFORMER_LAYER_SEQUENCE = _family_registry("transformer_layer_sequence")

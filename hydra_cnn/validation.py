@@ -106,7 +106,7 @@ def _check_target(node: Mapping[str, Any], where: str, problems: list[str]) -> N
     registry = getattr(target, "_hydra_cnn_registry_", None)
     if isinstance(registry, Registry):
         _check_registry_node(registry, node, where, problems)
-        if registry is reg_mod.MODELS:
+        if registry is reg_mod.MODELS and not _normalises_tokens(node):
             _check_no_layernorm(node, where, problems)
         return
     try:
@@ -137,6 +137,14 @@ def _check_target(node: Mapping[str, Any], where: str, problems: list[str]) -> N
             _check_registry_node(getattr(reg_mod, reg_name), value, f"{where}.{key}", problems)
     if path in _CONV_TARGETS or path.split(".")[-1] in {t.split(".")[-1] for t in _CONV_TARGETS}:
         _check_no_layernorm(present, where, problems)
+
+
+def _normalises_tokens(node: Mapping[str, Any]) -> bool:
+    """Whether the model ``node`` builds applies its norms to tokens (``normalises_tokens``:
+    a transformer, where ``nn.LayerNorm`` is the right norm)."""
+    type_name = node.get("type")
+    cls = reg_mod.MODELS.get(type_name) if isinstance(type_name, str) else type_name
+    return bool(getattr(cls, "normalises_tokens", False))
 
 
 def _check_no_layernorm(node: Mapping[str, Any], where: str, problems: list[str]) -> None:

@@ -230,7 +230,8 @@ def test_user_registry_builds_without_hydra_or_configs() -> None:
 def test_conv_registry_members_are_the_documented_classes() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert CONV_LAYERS.get("Conv") is nn.Conv2d
+        assert CONV_LAYERS.get("Conv") is hydra_cnn.Conv2d
+        assert CONV_LAYERS.get("Conv2d") is nn.Conv2d
 
 
 def test_value_errors_name_the_config_path_the_user_used() -> None:

@@ -51,11 +51,13 @@ from hydra_cnn.configs.models import (
     ResNetConf,
     ResNetV1cConf,
     ResNetV1dConf,
+    SimpleViTConf,
     VGG11Conf,
     VGG13Conf,
     VGG16Conf,
     VGG19Conf,
     VGGConf,
+    ViTTinyConf,
 )
 from hydra_cnn.configs.plugins import (
     ContextBlockConf,
@@ -73,6 +75,12 @@ from hydra_cnn.configs.table import (
     field_types,
     option_table,
     schema_for,
+)
+from hydra_cnn.configs.transformer import (
+    BaseTransformerLayerConf,
+    FFNConf,
+    MultiheadAttentionConf,
+    TransformerLayerSequenceConf,
 )
 
 __all__ = [  # noqa: F405 (the dataclasses come from layers.py)
@@ -94,7 +102,8 @@ __all__ = [  # noqa: F405 (the dataclasses come from layers.py)
     "PretrainedInitConf", "TruncNormalInitConf", "UniformInitConf", "XavierInitConf",
     "ResNet18Conf", "ResNet34Conf", "ResNet50Conf", "ResNet101Conf", "ResNet152Conf",
     "ResNetConf", "ResNetV1cConf", "ResNetV1dConf", "VGG11Conf", "VGG13Conf", "VGG16Conf",
-    "VGG19Conf", "VGGConf",
+    "VGG19Conf", "VGGConf", "SimpleViTConf", "ViTTinyConf",
+    "BaseTransformerLayerConf", "FFNConf", "MultiheadAttentionConf", "TransformerLayerSequenceConf",
 ]
 
 def _on_register(registry: Any, names: list[str], cls: Any, config_name: str | None) -> None:

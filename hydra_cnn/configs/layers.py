@@ -54,7 +54,7 @@ class _ConvBase:
 
 @dataclass
 class ConvConf(_ConvBase):
-    """``Conv`` (= ``nn.Conv2d``)."""
+    """``Conv``: mmcv's ``Conv2d`` wrapper (a subclass of ``nn.Conv2d``)."""
 
     _option_: ClassVar[str] = "conv"
     type: str = "Conv"
@@ -78,7 +78,7 @@ class Conv2dConf(_ConvBase):
 
 @dataclass
 class Conv3dConf(_ConvBase):
-    """``nn.Conv3d``."""
+    """``Conv3d``: mmcv's ``Conv3d`` wrapper (a subclass of ``nn.Conv3d``)."""
 
     _option_: ClassVar[str] = "conv3d"
     type: str = "Conv3d"
@@ -135,7 +135,7 @@ class _DeconvBase:
 
 @dataclass
 class DeconvConf(_DeconvBase):
-    """``deconv`` (= ``nn.ConvTranspose2d``) as a conv layer."""
+    """``deconv``: mmcv's ``ConvTranspose2d`` wrapper as a conv layer."""
 
     _option_: ClassVar[str] = "deconv"
     type: str = "deconv"
@@ -143,7 +143,7 @@ class DeconvConf(_DeconvBase):
 
 @dataclass
 class Deconv3dConf(_DeconvBase):
-    """``deconv3d`` (= ``nn.ConvTranspose3d``) as a conv layer."""
+    """``deconv3d``: mmcv's ``ConvTranspose3d`` wrapper as a conv layer."""
 
     _option_: ClassVar[str] = "deconv3d"
     type: str = "deconv3d"
@@ -151,7 +151,7 @@ class Deconv3dConf(_DeconvBase):
 
 @dataclass
 class ConvTranspose2dConf(_DeconvBase):
-    """``nn.ConvTranspose2d``."""
+    """``ConvTranspose2d``: mmcv's wrapper (a subclass of ``nn.ConvTranspose2d``)."""
 
     _option_: ClassVar[str] = "conv_transpose2d"
     type: str = "ConvTranspose2d"
@@ -159,7 +159,7 @@ class ConvTranspose2dConf(_DeconvBase):
 
 @dataclass
 class ConvTranspose3dConf(_DeconvBase):
-    """``nn.ConvTranspose3d``."""
+    """``ConvTranspose3d``: mmcv's wrapper (a subclass of ``nn.ConvTranspose3d``)."""
 
     _option_: ClassVar[str] = "conv_transpose3d"
     type: str = "ConvTranspose3d"
@@ -529,7 +529,7 @@ class PixelShuffleConf:
 
 @dataclass
 class DeconvUpsampleConf(_DeconvBase):
-    """``deconv`` (= ``nn.ConvTranspose2d``) as an upsampling layer."""
+    """``deconv``: mmcv's ``ConvTranspose2d`` wrapper as an upsampling layer."""
 
     _group_: ClassVar[str] = "layers/upsample"
     _option_: ClassVar[str] = "deconv"
@@ -539,7 +539,7 @@ class DeconvUpsampleConf(_DeconvBase):
 
 @dataclass
 class Deconv3dUpsampleConf(_DeconvBase):
-    """``deconv3d`` (= ``nn.ConvTranspose3d``) as an upsampling layer."""
+    """``deconv3d``: mmcv's ``ConvTranspose3d`` wrapper as an upsampling layer."""
 
     _group_: ClassVar[str] = "layers/upsample"
     _option_: ClassVar[str] = "deconv3d"
