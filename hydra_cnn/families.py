@@ -17,7 +17,10 @@ A *family* is a registry plus everything the rest of the library needs to know a
 - ``prepare``: ``'module:function'`` run on ``(type, cls, args, kwargs)`` just before the
   call, for what a family does differently (GroupNorm's groups, Upsample's mode);
 - ``block_decides_inplace``: ``inplace: None`` means "the class default, or the block's
-  choice" (activations).
+  choice" (activations);
+- ``block_decides``: config keys where ``None`` means "the block (or the class default)
+  decides": the builder drops them, so the block's argument applies (a conv's
+  ``kernel_size``/``stride``/``padding``/``dilation``).
 
 Registries, structured configs, YAML generation, :func:`~hydra_cnn.validate` and the builders
 all read this table. Adding a family is one entry here plus its registry line in
@@ -47,16 +50,19 @@ class Family:
     builder_keys: tuple[str, ...] = ()
     prepare: str | None = None
     block_decides_inplace: bool = False
+    block_decides: tuple[str, ...] = ()
 
 
 _CONV_LATE = ("in_channels", "out_channels", "kernel_size", "stride", "padding")
+_CONV_GEOMETRY = ("kernel_size", "stride", "padding", "dilation")
 
 FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
         Family("conv", "CONV_LAYERS", "conv layer", "hydra_cnn.bricks.conv", "layers/conv",
                "hydra_cnn.make_conv", late=_CONV_LATE, cfg_args=("conv_cfg", "dw_conv_cfg",
-                                                                  "pw_conv_cfg")),
+                                                                  "pw_conv_cfg"),
+               block_decides=_CONV_GEOMETRY),
         Family("norm", "NORM_LAYERS", "norm layer", "hydra_cnn.bricks.norm", "layers/norm",
                "hydra_cnn.make_norm", late=("num_features", "num_channels", "normalized_shape"),
                cfg_args=("norm_cfg", "dw_norm_cfg", "pw_norm_cfg"),
