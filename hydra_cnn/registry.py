@@ -53,8 +53,8 @@ from hydra_cnn.common import (
     did_you_mean,
     is_missing,
 )
-from hydra_cnn._mmcv_ops import mmcv_ops_message
 from hydra_cnn.families import FAMILIES, Family
+from hydra_cnn.mmcv_ops import mmcv_ops_message
 
 __all__ = [
     "ACTIVATION_LAYERS",

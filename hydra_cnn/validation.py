@@ -289,9 +289,10 @@ def _check_family_args(node: Mapping[str, Any], where: str, walk: _Walk) -> None
 
 # -- _target_ nodes and mmcv-style type= nodes -------------------------------------------------
 def _is_make_init(target: Any) -> bool:
-    from hydra_cnn.init.apply import make_init
-
-    return target is make_init
+    """Whether ``target`` is the init family's ``_target_`` (``hydra_cnn.make_init``), located
+    the way Hydra locates it (the init layer sits above this module)."""
+    path = FAMILIES["init"].target
+    return path is not None and target is _locate(path)
 
 
 def _check_target(node: Mapping[str, Any], where: str, walk: _Walk) -> None:
@@ -352,7 +353,10 @@ def _check_mmcv_node(node: Mapping[str, Any], where: str, walk: _Walk) -> None:
     if _check_registry_node(reg_mod.MODELS, node, where, walk.problems) is None:
         return
     _check_no_layernorm(node, where, walk.problems)
-    sig = reg_mod._signature_of(cls)
+    try:
+        sig: inspect.Signature | None = inspect.signature(cls)
+    except (TypeError, ValueError):
+        sig = None
     if sig is not None:
         required = [n for n, p in sig.parameters.items() if p.default is p.empty
                     and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]

@@ -162,11 +162,11 @@ def test_registry_registration_rules_of_mmcv() -> None:
     with pytest.raises(KeyError):
 
         @cats.register_module()
-        class BritishShorthair:  # type: ignore[no-redef]  # noqa: F811
+        class BritishShorthair:  # type: ignore[no-redef]
             pass
 
     @cats.register_module(force=True)
-    class BritishShorthair:  # type: ignore[no-redef]  # noqa: F811
+    class BritishShorthair:  # type: ignore[no-redef]
         pass
 
     assert len(cats) == 2 and cats.get("BritishShorthair") is BritishShorthair

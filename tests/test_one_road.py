@@ -159,6 +159,15 @@ def test_hswish_type_builds_torch_hardswish_as_mmcv() -> None:
     y = x.clone()
     hydra_cnn.build_activation_layer(dict(type="HSwish"))(y)
     assert torch.equal(y, x)  # not in place by default
+    # the typed option builds the same module; its inplace=None leaves it to the block
+    from hydra.utils import instantiate
+
+    from hydra_cnn.configs import HSwishConf
+
+    typed = instantiate(HSwishConf(inplace=True))()
+    assert type(typed) is nn.Hardswish and typed.inplace is True
+    assert instantiate(HSwishConf())().inplace is False
+    assert hydra_cnn.ConvModule(3, 4, 3, act_cfg=HSwishConf()).activate.inplace is True
     # the exported class is mmcv's own module, unchanged
     own = hydra_cnn.HSwish(inplace=True)
     assert type(own.act) is nn.ReLU6 and own.act.inplace is True

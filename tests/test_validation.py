@@ -192,12 +192,14 @@ def test_layernorm_in_an_mmcv_model_dict_is_refused() -> None:
 def test_init_targets_are_checked() -> None:
     with pytest.raises(ConfigValidationError, match=r"<root>\.type: 'Kaimin' .*Did you mean 'Kaiming'"):
         hydra_cnn.validate({"_target_": "hydra_cnn.make_init", "type": "Kaimin"})
-    with pytest.raises(ConfigValidationError, match=r"init: initializer 'Kaiming' got an unexpected key 'foo'"):
+    with pytest.raises(ConfigValidationError,
+                       match=r"init: initializer 'Kaiming' got an unexpected key 'foo'"):
         hydra_cnn.validate({"init": OmegaConf.to_container(OmegaConf.structured(
             hydra_cnn.KaimingInitConf())) | {"foo": 1}})
     with pytest.raises(ConfigValidationError, match=r"override: an override entry needs a non-empty 'name'"):
         hydra_cnn.validate(hydra_cnn.NormalInitConf(override={"type": "Constant", "val": 0}))
-    with pytest.raises(ConfigValidationError, match=r"<root>\.norm\.type: 'Constnt'.*Did you mean 'Constant'"):
+    with pytest.raises(ConfigValidationError,
+                       match=r"<root>\.norm\.type: 'Constnt'.*Did you mean 'Constant'"):
         hydra_cnn.validate(hydra_cnn.XavierInitConf(norm={"type": "Constnt", "val": 1}))
     assert hydra_cnn.validate(hydra_cnn.KaimingInitConf()) == 2  # the option and its norm entry
 

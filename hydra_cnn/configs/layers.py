@@ -6,9 +6,10 @@ exceptions:
 1. late sizes and the arguments a block passes are omitted: a conv config has no
    ``in_channels`` or ``out_channels``, and its ``kernel_size``, ``stride``, ``padding`` and
    ``dilation`` are ``None`` by default, meaning "the block decides" (set them where the config
-   owns the geometry, as mmcls's ``PatchEmbed`` does); a norm config has no ``num_features``/``num_channels``/``normalized_shape``; a padding config has no
-   ``padding``; an upsample config has no channels (``deconv``) and no ``mode`` (the type is the
-   mode);
+   owns the geometry, as mmcls's ``PatchEmbed`` does); a norm config has no
+   ``num_features``/``num_channels``/``normalized_shape``; a padding config has no
+   ``padding``; an upsample config has no channels (``deconv``) and no ``mode`` (the type is
+   the mode);
 2. ``inplace: Optional[bool] = None`` means "the block decides" (the class default otherwise);
 3. ``GNConf.num_groups: Optional[int] = None`` means automatic groups: 32, or the largest
    divisor of the channel count below 32 (an explicit count keeps mmcv's strict meaning).
