@@ -103,9 +103,11 @@ class _Walk:
     skipped: int = 0
     skipped_types: set[str] = dataclasses.field(default_factory=set)
 
-    def skip(self, type_name: Any) -> None:
+    def skip(self, type_name: Any = None) -> None:
+        """Count a node not checked (of ``type_name``, when it has one)."""
         self.skipped += 1
-        self.skipped_types.add(type_name if isinstance(type_name, str) else repr(type_name))
+        if type_name is not None:
+            self.skipped_types.add(type_name if isinstance(type_name, str) else repr(type_name))
 
 
 def _interpolation_problems(cfg: Any) -> list[str]:
@@ -281,7 +283,7 @@ def _check_family_args(node: Mapping[str, Any], where: str, walk: _Walk) -> None
         if not isinstance(value, Mapping) or "_target_" in value:
             continue
         if "type" not in value and reg_name == "UPSAMPLE_LAYERS":
-            walk.skip("(upsample_cfg without type)")  # mmdet's FPN: F.interpolate arguments
+            walk.skip()  # mmdet's FPN: F.interpolate arguments, not a layer config
             continue
         walk.checked += 1
         _check_registry_node(getattr(reg_mod, reg_name), value, at, walk.problems)
