@@ -136,7 +136,8 @@ def main(cfg: DictConfig) -> float:
     from shapes import CLASSES, make_shapes
     from tqdm import tqdm
 
-    hydra_cnn.validate(cfg)  # every target and registry type, before anything is built
+    # every target, registry type and init config, before anything is built
+    log.info("%s", hydra_cnn.validate(cfg).summary)
     rank, world = _dist_env()
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     torch.manual_seed(cfg.seed)

@@ -17,7 +17,10 @@ A *family* is a registry plus everything the rest of the library needs to know a
 - ``prepare``: ``'module:function'`` run on ``(type, cls, args, kwargs)`` just before the
   call, for what a family does differently (GroupNorm's groups, Upsample's mode);
 - ``block_decides_inplace``: ``inplace: None`` means "the class default, or the block's
-  choice" (activations).
+  choice" (activations);
+- ``block_decides``: config keys where ``None`` means "the block (or the class default)
+  decides": the builder drops them, so the block's argument applies (a conv's
+  ``kernel_size``/``stride``/``padding``/``dilation``).
 
 Registries, structured configs, YAML generation, :func:`~hydra_cnn.validate` and the builders
 all read this table. Adding a family is one entry here plus its registry line in
@@ -47,9 +50,11 @@ class Family:
     builder_keys: tuple[str, ...] = ()
     prepare: str | None = None
     block_decides_inplace: bool = False
+    block_decides: tuple[str, ...] = ()
 
 
 _CONV_LATE = ("in_channels", "out_channels", "kernel_size", "stride", "padding")
+_CONV_GEOMETRY = ("kernel_size", "stride", "padding", "dilation")
 
 _XFMR = "hydra_cnn.bricks.transformer"
 _TRANSFORMER_FAMILIES = (
@@ -75,7 +80,8 @@ FAMILIES: dict[str, Family] = {
     for f in (
         Family("conv", "CONV_LAYERS", "conv layer", "hydra_cnn.bricks.conv", "layers/conv",
                "hydra_cnn.make_conv", late=_CONV_LATE, cfg_args=("conv_cfg", "dw_conv_cfg",
-                                                                  "pw_conv_cfg")),
+                                                                  "pw_conv_cfg"),
+               block_decides=_CONV_GEOMETRY),
         Family("norm", "NORM_LAYERS", "norm layer", "hydra_cnn.bricks.norm", "layers/norm",
                "hydra_cnn.make_norm", late=("num_features", "num_channels", "normalized_shape"),
                cfg_args=("norm_cfg", "dw_norm_cfg", "pw_norm_cfg"),
@@ -86,7 +92,8 @@ FAMILIES: dict[str, Family] = {
                block_decides_inplace=True),
         Family("upsample", "UPSAMPLE_LAYERS", "upsample layer", "hydra_cnn.bricks.upsample",
                "layers/upsample", "hydra_cnn.make_upsample", late=_CONV_LATE,
-               cfg_args=("upsample_cfg",), prepare="hydra_cnn.bricks.upsample:prepare_upsample"),
+               cfg_args=("upsample_cfg",), prepare="hydra_cnn.bricks.upsample:prepare_upsample",
+               block_decides=_CONV_GEOMETRY),
         Family("padding", "PADDING_LAYERS", "padding layer", "hydra_cnn.bricks.padding",
                "layers/padding", "hydra_cnn.make_padding", late=("padding",),
                cfg_args=("pad_cfg", "padding_cfg")),

@@ -39,6 +39,7 @@ from hydra_cnn.configs.init import (
     TruncNormalInitConf,
     UniformInitConf,
     XavierInitConf,
+    init_conf_from_mmcv,
 )
 from hydra_cnn.configs.layers import *  # noqa: F403
 from hydra_cnn.configs.layers import LAYER_CONFS, MISSING
@@ -85,7 +86,7 @@ from hydra_cnn.configs.transformer import (
 
 __all__ = [  # noqa: F405 (the dataclasses come from layers.py)
     "GROUP_REGISTRY", "LAYER_CONFS", "MISSING", "builtin_confs", "field_types", "option_table",
-    "register_configs", "schema_for",
+    "register_configs", "schema_for", "init_conf_from_mmcv",
     "BNConf", "BN1dConf", "BN2dConf", "BN3dConf", "BilinearUpsampleConf", "ClampConf",
     "ClipConf", "Conv1dConf", "Conv2dAdaptivePaddingConf", "Conv2dConf", "Conv3dConf",
     "ConvAWSConf", "ConvConf", "ConvTranspose2dConf", "ConvTranspose3dConf", "ConvWSConf",

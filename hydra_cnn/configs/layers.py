@@ -4,10 +4,12 @@ Each class mirrors its layer's constructor (fields, types, defaults) with three 
 exceptions:
 
 1. late sizes and the arguments a block passes are omitted: a conv config has no
-   ``in_channels``, ``out_channels``, ``kernel_size``, ``stride`` or ``padding``; a norm config
-   has no ``num_features``/``num_channels``/``normalized_shape``; a padding config has no
-   ``padding``; an upsample config has no channels (``deconv``) and no ``mode`` (the type is the
-   mode);
+   ``in_channels`` or ``out_channels``, and its ``kernel_size``, ``stride``, ``padding`` and
+   ``dilation`` are ``None`` by default, meaning "the block decides" (set them where the config
+   owns the geometry, as mmcls's ``PatchEmbed`` does); a norm config has no
+   ``num_features``/``num_channels``/``normalized_shape``; a padding config has no
+   ``padding``; an upsample config has no channels (``deconv``) and no ``mode`` (the type is
+   the mode);
 2. ``inplace: Optional[bool] = None`` means "the block decides" (the class default otherwise);
 3. ``GNConf.num_groups: Optional[int] = None`` means automatic groups: 32, or the largest
    divisor of the channel count below 32 (an explicit count keeps mmcv's strict meaning).
@@ -44,7 +46,12 @@ class _ConvBase:
     _target_: str = "hydra_cnn.make_conv"
     _partial_: bool = True
     type: str = MISSING
-    dilation: Any = 1
+    # None: the block decides (ConvModule's kernel_size, ...); set them where the config
+    # owns the geometry, as mmcls's PatchEmbed does with dict(type='Conv2d', kernel_size=16)
+    kernel_size: Any = None
+    stride: Any = None
+    padding: Any = None
+    dilation: Any = None
     groups: int = 1
     bias: bool = True
     padding_mode: str = "zeros"
@@ -110,7 +117,12 @@ class Conv2dAdaptivePaddingConf:
     _target_: str = "hydra_cnn.make_conv"
     _partial_: bool = True
     type: str = "Conv2dAdaptivePadding"
-    dilation: Any = 1
+    # None: the block decides (ConvModule's kernel_size, ...); set them where the config
+    # owns the geometry, as mmcls's PatchEmbed does with dict(type='Conv2d', kernel_size=16)
+    kernel_size: Any = None
+    stride: Any = None
+    padding: Any = None
+    dilation: Any = None
     groups: int = 1
     bias: bool = True
     device: Any = None
@@ -124,10 +136,15 @@ class _DeconvBase:
     _target_: str = "hydra_cnn.make_conv"
     _partial_: bool = True
     type: str = MISSING
+    # None: the block decides (ConvModule's kernel_size, ...); set them where the config
+    # owns the geometry, as mmcls's PatchEmbed does with dict(type='Conv2d', kernel_size=16)
+    kernel_size: Any = None
+    stride: Any = None
+    padding: Any = None
+    dilation: Any = None
     output_padding: Any = 0
     groups: int = 1
     bias: bool = True
-    dilation: Any = 1
     padding_mode: str = "zeros"
     device: Any = None
     dtype: Any = None
@@ -436,7 +453,7 @@ class SwishConf(_ActBase):
 
 @dataclass
 class HSwishConf(_ActBase):
-    """``HSwish``: ``x * relu6(x + 3) / 6``."""
+    """``HSwish``: ``nn.Hardswish``, ``x * relu6(x + 3) / 6`` (``inplace`` acts in place)."""
 
     _option_: ClassVar[str] = "hswish"
     type: str = "HSwish"

@@ -75,6 +75,7 @@ class _AvgDown:
 
 @dataclass
 class _ResNetTail:
+    contract_dilation: bool = False
     frozen_stages: int = -1
     conv_cfg: Any = None
     norm_cfg: Any = field(default_factory=_bn)

@@ -133,6 +133,8 @@ def test_cfg_job_prints_the_typed_config(tmp_path: Path) -> None:
         ("model.norm_cfg.num_groups=abc", "model.norm_cfg.num_groups"),
         ("model.depht=18", "depht"),
         ("model/norm=gnn", "model/norm"),
+        ("+model.init_cfg.foo=1", "model.init_cfg: initializer 'Kaiming' got an unexpected key 'foo'"),
+        ("model.init_cfg.type=Kaimin", "Did you mean 'Kaiming'?"),
     ],
 )
 def test_bad_override_fails_before_training(tmp_path: Path, override: str, field: str) -> None:
