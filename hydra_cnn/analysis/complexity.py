@@ -205,6 +205,7 @@ def _mha_rule(m: Any, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
 
 
 _RULES: dict[type, Rule] = {}
+_RULE_CACHE: dict[type, Rule | None] = {}  # class -> its rule, found along the MRO
 
 
 def add_flops_rule(cls: type, rule: Rule) -> None:
@@ -220,7 +221,7 @@ def add_flops_rule(cls: type, rule: Rule) -> None:
     if not callable(rule):
         raise InvalidTypeError(f"add_flops_rule: rule must be callable, got {rule!r}")
     _RULES[cls] = rule
-    _rule_for.cache.clear()
+    _RULE_CACHE.clear()
 
 
 def _add_rules(rule: Rule, *classes: Any) -> None:
@@ -253,14 +254,11 @@ def _rule_for(module: nn.Module) -> Rule | None:
     """The rule of the module's class or its nearest base class that has one."""
     cls = type(module)
     try:
-        return _rule_for.cache[cls]
+        return _RULE_CACHE[cls]
     except KeyError:
         rule = next((_RULES[k] for k in cls.__mro__ if k in _RULES), None)
-        _rule_for.cache[cls] = rule
+        _RULE_CACHE[cls] = rule
         return rule
-
-
-_rule_for.cache = {}  # type: ignore[attr-defined]
 
 
 # --- functional operations inside modules without a rule ---------------------------------------
@@ -305,7 +303,7 @@ def _functional_flops(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], 
         return numel * shape[0] * shape[-1] if len(shape) == 3 else 0
     if name == "linear":
         weight = args[1] if len(args) > 1 else kwargs.get("weight")
-        return _shape(args[0]) and math.prod(_shape(args[0])) * _shape(weight)[0]
+        return math.prod(_shape(args[0])) * (_shape(weight)[:1] or (0,))[0]
     if name in ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
                 "conv_transpose3d"):
         weight = _shape(args[1] if len(args) > 1 else kwargs.get("weight"))
@@ -322,7 +320,7 @@ def _functional_flops(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], 
 
 
 # calls that move or describe data: no arithmetic to count
-_FREE = frozenset("""
+_FREE_NAMES = """
 __get__ __set__ __len__ __getitem__ __setitem__ __iter__ __bool__ __index__ __int__ __float__
 __format__ __repr__ __hash__ __contains__ __reversed__ __deepcopy__ __reduce_ex__ size dim numel
 nelement ndimension stride storage_offset data_ptr element_size is_contiguous is_floating_point
@@ -337,7 +335,8 @@ channel_shuffle native_channel_shuffle roll flip fliplr flipud rot90 gather inde
 diagonal as_strided requires_grad_ retain_grad register_hook dropout dropout1d dropout2d
 dropout3d alpha_dropout feature_alpha_dropout embedding one_hot zero_ fill_ copy_ masked_fill
 masked_fill_ broadcast_to broadcast_tensors meshgrid
-""".split())
+"""
+_FREE = frozenset(_FREE_NAMES.split())
 
 
 class _Counter:
