@@ -508,6 +508,30 @@ def _print_per_layer(model: nn.Module, counter: _Counter, total_flops: float, to
 _MISSING = object()
 
 
+def _forward(model: nn.Module, counter: _Counter, input_shape: tuple[int, ...],
+             input_constructor: Callable[[tuple[int, ...]], Mapping[str, Any]] | None) -> None:
+    """The one counted forward; an error in it names the module that raised it."""
+    try:
+        if input_constructor:
+            inputs = input_constructor(input_shape)
+            if not isinstance(inputs, Mapping):
+                raise TypeError(
+                    "input_constructor must return a mapping of the forward's keyword arguments "
+                    f"(the model is called as model(**inputs)), but returned {type(inputs).__name__}")
+            with _FunctionMode(counter):
+                model(**inputs)
+        else:
+            batch = _default_input(model, input_shape)
+            with _FunctionMode(counter):
+                model(batch)
+    except Exception as exc:
+        if counter.stack and hasattr(exc, "add_note"):  # Python >= 3.11
+            names = {m: n for n, m in model.named_modules()}
+            exc.add_note(f"raised in {_label(names, counter.stack[-1])} while counting FLOPs "
+                         f"at input_shape={input_shape}")
+        raise
+
+
 def get_model_complexity_info(
     model: nn.Module,
     input_shape: tuple[int, ...],
@@ -558,18 +582,7 @@ def get_model_complexity_info(
         for m in model.modules():
             handles.append(m.register_forward_pre_hook(counter.pre, with_kwargs=True))
             handles.append(m.register_forward_hook(counter.post, with_kwargs=True))
-        if input_constructor:
-            inputs = input_constructor(input_shape)
-            if not isinstance(inputs, Mapping):
-                raise TypeError(
-                    "input_constructor must return a mapping of the forward's keyword arguments "
-                    f"(the model is called as model(**inputs)), but returned {type(inputs).__name__}")
-            with _FunctionMode(counter):
-                model(**inputs)
-        else:
-            batch = _default_input(model, input_shape)
-            with _FunctionMode(counter):
-                model(batch)
+        _forward(model, counter, input_shape, input_constructor)
         for handle in handles:
             handle.remove()
         handles.clear()
