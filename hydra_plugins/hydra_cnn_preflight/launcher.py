@@ -45,7 +45,7 @@ def _one_line(exc: BaseException) -> str:
 
 def _input_shape(cfg: DictConfig) -> tuple[int, ...]:
     value = OmegaConf.select(cfg, "hydra.launcher.input_shape")
-    shape = tuple(OmegaConf.to_container(value)) if OmegaConf.is_list(value) else value
+    shape = tuple(OmegaConf.to_container(value)) if OmegaConf.is_list(value) else value  # type: ignore[arg-type]
     if not (isinstance(shape, tuple) and shape and all(
             isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)):
         raise PreflightError(
