@@ -5,8 +5,8 @@ torch nor hydra_cnn; it only adds the option ``preflight`` to the ``hydra/launch
 which changes nothing for an app that does not choose it.
 """
 
-from __future__ import annotations
-
+# no ``from __future__ import annotations``: Hydra's plugin scan executes this module without
+# registering it in sys.modules, where dataclasses look postponed annotations up
 from dataclasses import dataclass, field
 from typing import Any
 
