@@ -81,3 +81,37 @@ def test_the_option_lives_in_the_launcher_group_only() -> None:
     groups = ConfigStore.instance().list("hydra/launcher")
     assert "preflight.yaml" in groups
     assert "preflight" not in ConfigStore.instance().list("")  # nothing at the root
+
+
+NET_APP = """\
+import hydra
+import hydra_cnn
+
+hydra_cnn.register_configs()  # opting in also makes hydra/launcher=preflight available
+
+
+@hydra.main(version_base="1.3", config_path=None, config_name="app")
+def main(cfg):
+    raise SystemExit("a preflight runs no job")
+
+
+if __name__ == "__main__":
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="app", node={
+        "net": {"_target_": "torch.nn.Conv2d", "in_channels": 3, "out_channels": 8,
+                "kernel_size": 3}})
+    main()
+"""
+
+
+def test_own_project_counts_the_node_named_by_model_key(tmp_path: Path) -> None:
+    (tmp_path / "net_app.py").write_text(NET_APP)
+    res = _run(["net.out_channels=8,16", "hydra.launcher.model_key=net",
+                "hydra.launcher.input_shape=[3,16,16]", f"hydra.sweep.dir={tmp_path / 's'}"],
+               cwd=tmp_path, script=tmp_path / "net_app.py")
+    assert res.returncode == 0, res.stderr
+    jobs = json.loads((tmp_path / "s" / "preflight.json").read_text())["jobs"]
+    # Conv2d(3, c, 3) on 16x16: 9*3*c MACs + c bias adds at each of 14*14 positions
+    assert [(j["params"], j["flops"]) for j in jobs] == [
+        (c * 28, float((27 * c + c) * 196)) for c in (8, 16)]
