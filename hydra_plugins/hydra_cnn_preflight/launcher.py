@@ -198,8 +198,8 @@ class PreflightLauncher(Launcher):
 
 def _table(rows: list[dict[str, Any]], header: bool = True) -> str:
     """job, one column per override key whose value varies, params, FLOPs, status."""
-    from hydra_cnn.analysis.complexity import flops_to_string, params_to_string
-
+    if any("params" in r for r in rows):  # torch is imported only where a model was counted
+        from hydra_cnn.analysis.complexity import flops_to_string, params_to_string
     parsed = [dict(o.split("=", 1) if "=" in o else (o, "") for o in r["overrides"]) for r in rows]
     keys = list(dict.fromkeys(k for p in parsed for k in p))
     varying = [k for k in keys if len({p.get(k) for p in parsed}) > 1] or keys[:0]
