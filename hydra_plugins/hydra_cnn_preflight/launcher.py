@@ -4,6 +4,13 @@
 that vary, params, FLOPs, status or the error naming the bad key), runs no job, writes
 ``preflight.json`` into the sweep directory and exits non-zero when any job fails. torch and
 hydra_cnn are imported on the first launch, never at plugin discovery.
+
+Any sweeper that hands the launcher its list of jobs works (the basic one: all jobs in one
+batch). With ``hydra.sweeper.max_batch_size`` the table goes on batch by batch and the sweep
+stops after the first batch with a failing job. A sweeper that needs each job's result to
+choose the next (Optuna) gets no objective value, so it stops after its first batch. A job
+whose composition fails is reported by the basic sweeper itself, which composes every job
+before launching.
 """
 
 from __future__ import annotations

@@ -68,11 +68,12 @@ def test_default_run_learns_and_writes_outputs(tmp_path: Path) -> None:
     assert report  # every parameter has a writer listed
     assert "Kaiming" in (out / "init_report.txt").read_text()
     # params and FLOPs of the trained model at the data's input size, in every summary
-    from hydra_cnn import get_model_complexity_info
+    from hydra_cnn.analysis.complexity import complexity_summary
 
-    flops, params = get_model_complexity_info(_model_from(out), (3, 32, 32), False, False)
-    assert metrics["parameters"] == params and metrics["flops"] == flops
-    size = f"{params / 1e6:.1f} M params, {flops / 1e6:.2f} MFLOPs at input (3, 32, 32)"
+    counted = complexity_summary(_model_from(out), (3, 32, 32))
+    assert metrics["parameters"] == counted["params"] and metrics["flops"] == counted["flops"]
+    size = counted["text"]  # '2.8 M params, 9.94 MFLOPs at input (3, 32, 32)'
+    assert "M params" in size and "MFLOPs" in size
     assert (out / "model.txt").read_text().splitlines()[0] == size
     assert (out / "init_report.txt").read_text().startswith(f"Init report of ResNet ({size}):")
 
