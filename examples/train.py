@@ -11,7 +11,11 @@
     torchrun --nproc_per_node=2 examples/train.py train.steps=50    # DDP on CPU (gloo)
 
 Each run writes to its Hydra output directory: ``config.yaml`` (resolved), ``model.txt``,
-``init_report.txt``/``.json``, ``metrics.json`` and ``loss.png`` (when matplotlib is installed).
+``init_report.txt``/``.json``, ``metrics.json`` and ``loss.png`` (when matplotlib is installed);
+``model.txt``, the init report's header and ``metrics.json`` give params and FLOPs.
+
+    python examples/train.py -m model/norm=bn,gn model/act=relu,gelu hydra/launcher=preflight
+        # every job composed, validated, built on the meta device and counted; none is run
 """
 
 from __future__ import annotations
@@ -192,6 +196,9 @@ def main(cfg: DictConfig) -> float:
 
     if rank == 0:
         net = model.module if world > 1 else model
+        from hydra_cnn.analysis.complexity import complexity_summary
+
+        size = complexity_summary(net, (3, data.image_size, data.image_size))
         choices = {g: _choice(g) for g in ("model", "model/norm", "model/act", "model/init")}
         if _choice("model/attn") != "?":
             choices["model/attn"] = _choice("model/attn")
@@ -202,13 +209,16 @@ def main(cfg: DictConfig) -> float:
             "steps": steps,
             "train_seconds": round(train_time, 3),
             "parameters": sum(p.numel() for p in net.parameters()),
+            "flops": size["flops"],  # multiply-adds per image (mmcv's convention)
+            "input_shape": size["input_shape"],
             "world_size": world,
             **{k.replace("/", "."): v for k, v in choices.items()},
         }
         (out_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-        (out_dir / "model.txt").write_text(str(net) + "\n")
+        (out_dir / "model.txt").write_text(f"{size['text']}\n{net}\n")
         report = net.init_report() if hasattr(net, "init_report") else None
         if report is not None:
+            report.complexity = size["text"]
             (out_dir / "init_report.txt").write_text(str(report) + "\n")
             report.to_json(out_dir / "init_report.json")
         (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

@@ -6,6 +6,15 @@ and tells ``hydra_cnn/__init__.py`` which module to import it from on first use.
 
 __version__: str
 
+from hydra_cnn.analysis.complexity import (
+    flops_to_string as flops_to_string,
+)
+from hydra_cnn.analysis.complexity import (
+    get_model_complexity_info as get_model_complexity_info,
+)
+from hydra_cnn.analysis.complexity import (
+    params_to_string as params_to_string,
+)
 from hydra_cnn.bricks.activation import (
     Clamp as Clamp,
 )

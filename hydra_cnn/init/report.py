@@ -83,6 +83,9 @@ class InitReport:
         #: GroupNorm layer -> its number of groups (chosen at build time when the config said
         #: ``num_groups: null``), so the report shows what automatic groups picked
         self.groups = dict(groups or {})
+        #: the model's size and cost, shown in the header when set, e.g. "11.17 M params,
+        #: 0.56 GFLOPs at input (3, 32, 32)" (``complexity_summary(model, shape)['text']``)
+        self.complexity: str = ""
         self._by_name = {e.name: e for e in self.entries}
 
     def __len__(self) -> int:
@@ -121,8 +124,9 @@ class InitReport:
         n_par = sum(e.kind == "parameter" for e in self.entries)
         n_buf = len(self.entries) - n_par
         bad = len(self.uninitialized())
+        size = f" ({self.complexity})" if self.complexity else ""
         return (
-            f"Init report of {self.model}: {n_par} parameters, {n_buf} buffers; "
+            f"Init report of {self.model}{size}: {n_par} parameters, {n_buf} buffers; "
             f"{bad} not initialised"
         )
 
@@ -131,6 +135,7 @@ class InitReport:
         return {
             "model": self.model,
             "summary": self.summary(),
+            "complexity": self.complexity,
             "writers": self.writers(),
             "group_norm_groups": self.groups,
             "entries": [

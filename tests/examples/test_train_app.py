@@ -67,6 +67,15 @@ def test_default_run_learns_and_writes_outputs(tmp_path: Path) -> None:
     report = json.loads((out / "init_report.json").read_text())
     assert report  # every parameter has a writer listed
     assert "Kaiming" in (out / "init_report.txt").read_text()
+    # params and FLOPs of the trained model at the data's input size, in every summary
+    from hydra_cnn.analysis.complexity import complexity_summary
+
+    counted = complexity_summary(_model_from(out), (3, 32, 32))
+    assert metrics["parameters"] == counted["params"] and metrics["flops"] == counted["flops"]
+    size = counted["text"]  # '2.8 M params, 9.94 MFLOPs at input (3, 32, 32)'
+    assert "M params" in size and "MFLOPs" in size
+    assert (out / "model.txt").read_text().splitlines()[0] == size
+    assert (out / "init_report.txt").read_text().startswith(f"Init report of ResNet ({size}):")
 
 
 def test_swap_norm_and_act_everywhere(tmp_path: Path) -> None:
@@ -104,6 +113,8 @@ def test_multirun_two_jobs_and_summary(tmp_path: Path, launcher: str) -> None:
     assert (sweep / "accuracy.png").is_file()
     rows = json.loads((sweep / "summary.json").read_text())
     assert [r["model.act"] for r in rows] == ["relu", "gelu"]
+    assert all(r["flops"] > 0 and r["parameters"] > 0 for r in rows)
+    assert re.search(r"params +GFLOPs\n.* 2\.80 M +0\.010\n", res.stdout)
 
 
 def test_torchrun_two_processes_one_output_dir(tmp_path: Path) -> None:
