@@ -19,7 +19,8 @@ PKG = Path(_SPEC.origin).resolve().parent
 LAYERS = {
     "common": 0, "families": 0, "mmcv_ops": 0, "registry": 1, "configs": 2, "validation": 3,
     # bricks and init share a layer: the transformer bricks are BaseModules (as in mmcv)
-    "bricks": 4, "init": 4, "checkpoint": 4, "models": 5, "analysis": 5, "cli": 6, "__main__": 7, "__init__": 7,
+    "bricks": 4, "init": 4, "checkpoint": 4, "models": 5, "analysis": 5,
+    "cli": 6, "__main__": 7, "__init__": 7,
 }
 
 

@@ -66,6 +66,7 @@ from hydra_cnn.bricks.activation import Clamp, HSigmoid, Swish
 from hydra_cnn.bricks.dropout import DropPath
 from hydra_cnn.bricks.scale import Scale
 from hydra_cnn.common import InvalidArgumentError, InvalidTypeError
+from hydra_cnn.models.vit import PositionEmbedding
 
 __all__ = [
     "ComplexityInfo",
@@ -248,6 +249,7 @@ _add_rules(_free_rule, nn.Identity, _mod.dropout._DropoutNd, DropPath, nn.Flatte
            _mod.padding._ReplicationPadNd, getattr(_mod.padding, "_CircularPadNd", None),
            nn.PixelShuffle, nn.PixelUnshuffle, nn.ChannelShuffle, nn.Embedding)
 _add_rules(_mha_rule, nn.MultiheadAttention)
+_add_rules(_output_rule, PositionEmbedding)  # one addition per token element
 
 
 def _rule_for(module: nn.Module) -> Rule | None:

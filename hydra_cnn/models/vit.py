@@ -54,6 +54,28 @@ def _rate(name: str, value: Any, low: float, high: float) -> float:
     return float(value)
 
 
+
+class PositionEmbedding(nn.Module):
+    """A learned position embedding added to ``(B, L, C)`` tokens of a ``grid`` of patches.
+
+    Its ``weight`` is ``(1, grid_h * grid_w, C)``; tokens of another grid size get the
+    embedding resized bilinearly (as ViTs fine-tuned at another resolution do).
+    """
+
+    def __init__(self, grid: tuple[int, int], embed_dims: int) -> None:
+        super().__init__()
+        self.grid = (int(grid[0]), int(grid[1]))
+        self.weight = nn.Parameter(torch.zeros(1, self.grid[0] * self.grid[1], embed_dims))
+        nn.init.trunc_normal_(self.weight, std=0.02)
+
+    def forward(self, tokens: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+        """``tokens`` plus the embedding for a ``hw`` grid of patches."""
+        if tuple(hw) == self.grid:
+            return tokens + self.weight
+        pos = self.weight.reshape(1, self.grid[0], self.grid[1], -1).permute(0, 3, 1, 2)
+        pos = F.interpolate(pos, size=tuple(hw), mode="bilinear", align_corners=False)
+        return tokens + pos.flatten(2).transpose(1, 2)
+
 class SimpleViT(BaseModule):
     """A Vision Transformer classifier (or feature extractor) from hydra_cnn's bricks.
 
@@ -107,8 +129,7 @@ class SimpleViT(BaseModule):
                                       stride=patch_size, input_size=img_size)
         grid = self.patch_embed.init_out_size
         assert grid is not None
-        self.pos_embed = nn.Parameter(torch.zeros(1, grid[0] * grid[1], embed_dims))
-        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        self.pos_embed = PositionEmbedding(grid, embed_dims)
         layers = [self._layer_cfg(i, num_heads, mlp_ratio, drop_path_rate, attn_cfg, ffn_cfg,
                                   norm_cfg, act_cfg) for i in range(self.num_layers)]
         self.encoder = TransformerLayerSequence(layers, self.num_layers)
@@ -139,19 +160,10 @@ class SimpleViT(BaseModule):
                 "operation_order": ("norm", "self_attn", "norm", "ffn"), "norm_cfg": norm_cfg,
                 "batch_first": True}
 
-    def _position(self, hw: tuple[int, int]) -> torch.Tensor:
-        grid = self.patch_embed.init_out_size
-        assert grid is not None
-        if hw == grid:
-            return self.pos_embed
-        pos = self.pos_embed.reshape(1, grid[0], grid[1], -1).permute(0, 3, 1, 2)
-        pos = F.interpolate(pos, size=hw, mode="bilinear", align_corners=False)
-        return pos.flatten(2).transpose(1, 2)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C, H, W)`` images -> ``(B, num_classes)`` logits (or ``(B, embed_dims)``)."""
         tokens, hw = self.patch_embed(x)
-        tokens = self.encoder(tokens + self._position(hw))
+        tokens = self.encoder(self.pos_embed(tokens, hw))
         if self.norm is not None:
             tokens = self.norm(tokens)
         pooled = tokens.mean(dim=1)

@@ -214,6 +214,8 @@ OTHER_CASES: dict[tuple[str, str], tuple[dict[str, Any], tuple[int, ...]]] = {
     ("model", "ResNetV1c"): ({"depth": 18, "num_classes": 10}, (3, 32, 32)),
     ("model", "ResNetV1d"): ({"depth": 18, "num_classes": 10}, (3, 32, 32)),
     ("model", "VGG"): ({"depth": 11, "num_classes": 10}, (3, 32, 32)),
+    ("model", "SimpleViT"): ({"img_size": 16, "patch_size": 4, "embed_dims": 16, "num_layers": 2,
+                              "num_heads": 2, "num_classes": 10}, (3, 16, 16)),
     ("plugin", "ConvModule"): ({"in_channels": 3, "out_channels": 8, "kernel_size": 3,
                                 "norm_cfg": {"type": "BN"}}, (3, 8, 8)),
     ("plugin", "DepthwiseSeparableConvModule"): (
@@ -221,7 +223,7 @@ OTHER_CASES: dict[tuple[str, str], tuple[dict[str, Any], tuple[int, ...]]] = {
                                                                             "num_groups": 2}}, (4, 8, 8)),
     # the transformer bricks (mmcv's arguments)
     ("attention", "MultiheadAttention"): ({"embed_dims": 8, "num_heads": 2}, (5, 8)),
-    ("feedforward", "FFN"): ({"embed_dims": 8, "feedforward_channels": 16}, (5, 8)),
+    ("ffn", "FFN"): ({"embed_dims": 8, "feedforward_channels": 16}, (5, 8)),
     ("transformer_layer", "BaseTransformerLayer"): (
         {"attn_cfgs": {"type": "MultiheadAttention", "embed_dims": 8, "num_heads": 2},
          "ffn_cfgs": {"type": "FFN", "embed_dims": 8, "feedforward_channels": 16},
