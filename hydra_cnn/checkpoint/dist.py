@@ -10,20 +10,40 @@ file in the cache. Every rank must call it (as with mmcv's barrier). Without tor
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from hydra_cnn.checkpoint.errors import DownloadError
 
-__all__ = ["get_dist_info", "leader_first"]
+__all__ = ["get_dist_info", "leader_first", "rank_local"]
 
 T = TypeVar("T")
+_LOCAL = threading.local()
+
+
+@contextlib.contextmanager
+def rank_local() -> Iterator[None]:
+    """Inside this block the helpers here act as in a single process (no collectives).
+
+    For work that one rank does alone while the others wait elsewhere (rank 0 reading a
+    checkpoint for a sharded load): a download inside it is not coordinated with other ranks.
+    """
+    depth = getattr(_LOCAL, "depth", 0)
+    _LOCAL.depth = depth + 1
+    try:
+        yield
+    finally:
+        _LOCAL.depth = depth
 
 
 def _dist() -> Any:
     # An initialised group needs torch.distributed imported already: do not import torch here.
+    if getattr(_LOCAL, "depth", 0):
+        return None
     dist = sys.modules.get("torch.distributed")
     if dist is None or not dist.is_available() or not dist.is_initialized():
         return None

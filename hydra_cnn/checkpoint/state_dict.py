@@ -379,6 +379,9 @@ def load_state_dict(
         logger: where the report goes: None (the ``hydra_cnn.checkpoint`` logger), a Logger, a
             logger name or ``'silent'``; default None. Problems log as warnings.
         source: a path or URL named in the report; default None.
+
+    A sharded model (DTensor parameters) takes the full state dict on every rank; each rank
+    copies its part, and an error raises on every rank before anything is copied.
     """
     import torch
 
@@ -388,6 +391,12 @@ def load_state_dict(
     check_state_dict(state_dict, source)
     metadata = _checked_metadata(state_dict, source)
     module = unwrap_model(module)
+    from hydra_cnn.checkpoint.sharded import is_sharded, load_state_dict_into_sharded
+
+    if is_sharded(module):  # each rank copies its part; an error raises on every rank
+        report = load_state_dict_into_sharded(module, state_dict, strict, source)
+        _log_report(report, logger)
+        return report
     model_sd = module.state_dict(keep_vars=True)
     mismatched: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = []
     filtered: OrderedDict[str, Any] = OrderedDict()
@@ -433,7 +442,11 @@ def load_state_dict(
         missing=missing, unexpected=list(result.unexpected_keys), mismatched=mismatched,
         ignored=ignored, total=len(model_sd), source=source,
     )
+    _log_report(report, logger)
+    return report
+
+
+def _log_report(report: LoadReport, logger: LoggerLike) -> None:
     log = get_logger(logger)
     if log is not None:
         log.log(logging.INFO if report.ok else logging.WARNING, "%s", report)
-    return report
