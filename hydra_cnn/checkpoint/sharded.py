@@ -35,8 +35,9 @@ import secrets
 import shutil
 import sys
 import time
+import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -543,6 +544,15 @@ def _plain_config(config: Any) -> Any:
     return config
 
 
+@contextlib.contextmanager
+def _quiet_no_dist() -> Iterator[None]:
+    """Without a process group DCP warns that it works in one process: that is the intent."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="torch.distributed is disabled",
+                                category=UserWarning)
+        yield
+
+
 def _replace_dir(tmp: Path, path: Path, token: str) -> None:
     """Move the written directory ``tmp`` to ``path``, replacing an older one there."""
     old = path.parent / f".{path.name}.{token}.old"
@@ -597,7 +607,8 @@ def save_sharded(model: nn.Module, path: Path, optimizer: Any, meta: dict[str, A
         osd = {name: get_optimizer_state_dict(module, o) for name, o in optimizers.items()}
         state[_OPTIM_KEY] = osd.get("", osd)
     try:
-        dcp.save(state, checkpoint_id=str(tmp), no_dist=dist is None)
+        with _quiet_no_dist():
+            dcp.save(state, checkpoint_id=str(tmp), no_dist=dist is None)
     except BaseException:
         if rank == 0:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -730,7 +741,8 @@ def load_dcp(
         request[_OPTIM_KEY] = optim_state.get("", optim_state)
     error = None
     try:
-        dcp.load(request, checkpoint_id=path, no_dist=dist is None)
+        with _quiet_no_dist():
+            dcp.load(request, checkpoint_id=path, no_dist=dist is None)
     except Exception as err:
         error = err
     _agree(error, f"loading {name}")
