@@ -11,7 +11,8 @@
     torchrun --standalone --nproc_per_node=2 examples/train.py dist=fsdp   # FSDP2 shards
 
 Each run writes to its Hydra output directory: ``config.yaml`` (resolved), ``model.txt``,
-``init_report.txt``/``.json``, ``metrics.json`` and ``loss.png`` (when matplotlib is installed).
+``init_report.txt``/``.json``, ``metrics.json`` and ``loss.png`` (when matplotlib is installed);
+``train.save=full`` adds ``model.pth``, ``train.save=sharded`` a ``model_dcp/`` directory.
 """
 
 from __future__ import annotations
@@ -125,6 +126,27 @@ def _build_sharded(cfg: DictConfig, device: Any) -> Any:
     return model
 
 
+def _save(cfg: DictConfig, model: Any, optim: Any, out_dir: Path) -> None:
+    """``train.save``: none, full (``model.pth``) or sharded (``model_dcp/``, with the optimizer)."""
+    from hydra_cnn.checkpoint import save_checkpoint
+
+    how = cfg.train.get("save", "none")
+    if how == "none":
+        return
+    if how not in ("full", "sharded"):
+        raise ValueError(f"train.save={how!r}: accepted are none, full and sharded")
+    from hydra_cnn.checkpoint.sharded import is_sharded
+
+    net = model.module if hasattr(model, "module") else model
+    if how == "full" and not is_sharded(net) and _dist_env()[0] != 0:
+        return  # replicas: rank 0's copy is the model
+    if how == "full":
+        save_checkpoint(net, out_dir / "model.pth", meta={"steps": cfg.train.steps})
+    else:
+        save_checkpoint(net, out_dir / "model_dcp", optimizer=optim, sharded=True,
+                        meta={"steps": cfg.train.steps}, config=cfg)
+
+
 def _plot_loss(losses: list[float], path: Path, title: str) -> bool:
     """Save the loss curve to ``path``; False (and nothing written) without matplotlib."""
     try:
@@ -222,6 +244,7 @@ def main(cfg: DictConfig) -> float:
             xb = x_test[i: i + cfg.train.eval_batch_size].to(device)
             correct += int((model(xb).argmax(1).cpu() == y_test[i: i + len(xb)]).sum())
     accuracy = correct / len(x_test)
+    _save(cfg, model, optim, out_dir)  # every rank: a sharded model is gathered or saved by all
 
     if rank == 0:
         net = model.module if mode == "ddp" else model
