@@ -202,6 +202,7 @@ class _Plan:
     report: LoadReport
     meta: dict[str, Any]
     call: tuple[Any, ...]
+    model: list[tuple[str, tuple[int, ...]]] = dataclasses.field(default_factory=list)
 
 
 def _local(t: Any) -> Any:
@@ -247,7 +248,12 @@ def _plan(module: nn.Module, targets: Mapping[str, Any], sd: Mapping[str, Any], 
             f"was copied, the model is unchanged):\n" + "\n".join(refused.lines()[1:]),
             refused,
         )
-    return _Plan(send, extra, report, meta, call)
+    return _Plan(send, extra, report, meta, call, _signature(targets))
+
+
+def _signature(targets: Mapping[str, Any]) -> list[tuple[str, tuple[int, ...]]]:
+    """The model's keys and global shapes, to compare between ranks."""
+    return [(k, tuple(getattr(v, "shape", ()))) for k, v in targets.items()]
 
 
 def _check_here(plan: _Plan, targets: Mapping[str, Any], call: tuple[Any, ...]) -> None:
@@ -256,6 +262,13 @@ def _check_here(plan: _Plan, targets: Mapping[str, Any], call: tuple[Any, ...]) 
         raise ValueError(f"load_checkpoint was called with other arguments here than on rank 0 "
                          f"(here {call!r}, rank 0 {plan.call!r}); every rank must make the "
                          f"same call")
+    mine = _signature(targets)
+    if mine != plan.model:
+        theirs = dict(plan.model)
+        diff = [f"{k} {s}" for k, s in mine if theirs.get(k) != s][:3] or [
+            f"{k} (missing here)" for k in theirs if k not in dict(mine)][:3]
+        raise ValueError(f"the model differs between ranks: this rank's state dict differs from "
+                         f"rank 0's at {', '.join(diff)}; build the same model on every rank")
     for key, shape, _ in plan.tensors:
         target = targets.get(key)
         if target is None or not (tuple(target.shape) == shape
@@ -600,7 +613,8 @@ def save_sharded(model: nn.Module, path: Path, optimizer: Any, meta: dict[str, A
             path.parent.mkdir(parents=True, exist_ok=True)
     except Exception as err:
         error = err
-    token = _broadcast_outcome(token, error)
+    _agree(error, f"saving {path}")
+    token = _broadcast_outcome(token, None)
     tmp = path.parent / f".{path.name}.{token}.tmp"
     state: dict[str, Any] = {_MODEL_KEY: get_model_state_dict(module)}
     if optimizers:

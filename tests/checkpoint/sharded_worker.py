@@ -127,6 +127,9 @@ def main(rank: int, world: int, init_file: str, work: Path) -> int:
     load_checkpoint(other, str(work / "nested.pth"), state_dict_key="model", prefix="net.",
                     revise_keys=[(r"^old_fc\.", "fc.")], logger="silent")
     out["prefix_equal"] = _same(_full(other), dict(reference))
+    from_dir = _sharded_net(mesh)
+    load_checkpoint(from_dir, str(work / "plain_dcp"), strict=True, logger="silent")
+    out["plain_dcp_equal"] = _same(_full(from_dir), dict(reference))
 
     # failures reach every rank before anything is copied
     before = _local_sum(model)
@@ -140,7 +143,13 @@ def main(rank: int, world: int, init_file: str, work: Path) -> int:
         out["strict_report_missing"] = err.report.missing
     out["shape"] = _error(lambda: load_checkpoint(model, str(work / "wrong_shape.pth"),
                                                   strict=True, logger="silent"))
-    out["unchanged_after_errors"] = _local_sum(model) == before
+    odd = _sharded_net(mesh)
+    if rank == 1:  # a model that differs on one rank only
+        odd.register_buffer("extra", torch.zeros(2))
+    odd_before = _local_sum(odd)
+    out["differs"] = _error(lambda: load_checkpoint(odd, str(work / "full.pth"), strict=True,
+                                                    logger="silent"))
+    out["unchanged_after_errors"] = _local_sum(model) == before and _local_sum(odd) == odd_before
     lines = _Lines()
     skipping = _sharded_net(mesh)
     load_checkpoint(skipping, str(work / "wrong_shape.pth"), logger=lines.log)

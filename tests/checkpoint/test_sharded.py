@@ -46,6 +46,7 @@ def _prepare(work: Path) -> None:
     with torch.no_grad():
         net.scale.uniform_()
     save_checkpoint(net, work / "full.pth")
+    save_checkpoint(net, work / "plain_dcp", sharded=True)  # one process, no process group
     sd = net.state_dict()
     nested = OrderedDict((f"net.{k.replace('fc.', 'old_fc.')}", v) for k, v in sd.items())
     torch.save({"model": nested, "epoch": 3}, work / "nested.pth")
@@ -92,6 +93,7 @@ def test_full_checkpoint_loads_into_a_sharded_model_as_into_a_plain_one(sharded_
     for res in results:
         assert res["is_dtensor"] == "DTensor"
         assert res["load_equal"] and res["prefix_equal"]
+        assert res["plain_dcp_equal"]  # a directory saved by one process, resharded over 2
         # the same report as one process; rank 0 also says what it read
         assert res["load_report"] == (lines if res["rank"] == 0 else lines[-1:])
         assert "hydra_cnn_version" in res["returned_meta"]  # every rank gets the meta
@@ -109,6 +111,8 @@ def test_a_failure_on_rank_0_raises_the_same_error_on_every_rank(sharded_run) ->
         assert len(errors) == 1, errors  # the same error everywhere (rank 1's file was good)
         assert errors.pop().startswith(kind)
     assert "bad.pth" in results[1]["bad_file"]
+    differs = {res["differs"] for res in results}  # found on rank 1: rank 0 raises it too
+    assert len(differs) == 1 and "model differs between ranks" in differs.pop()
     assert all(res["strict_report_missing"] == ["fc.bias"] for res in results)
     assert all(res["unchanged_after_errors"] for res in results)
 
