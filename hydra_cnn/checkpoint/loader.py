@@ -45,13 +45,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from hydra_cnn.checkpoint.dist import leader_first
 from hydra_cnn.checkpoint.download import download_checkpoint
 from hydra_cnn.checkpoint.errors import CheckpointFormatError, UnsafeCheckpointError
-from hydra_cnn.checkpoint.sharded import is_sharded
 from hydra_cnn.checkpoint.sniff import Sniff, sniff_file
 from hydra_cnn.checkpoint.state_dict import (
     LoggerLike,
     check_state_dict,
     get_logger,
     get_state_dict,
+    is_sharded,
     load_state_dict,
     unwrap_model,
     weights_to_cpu,
