@@ -127,6 +127,14 @@ def main(rank: int, world: int, init_file: str, work: Path) -> int:
     load_checkpoint(other, str(work / "nested.pth"), state_dict_key="model", prefix="net.",
                     revise_keys=[(r"^old_fc\.", "fc.")], logger="silent")
     out["prefix_equal"] = _same(_full(other), dict(reference))
+    url = os.environ["SHARDED_URL"]
+    from_url = _sharded_net(mesh)
+    load_checkpoint(from_url, url, strict=True, logger="silent")
+    out["url_equal"] = _same(_full(from_url), dict(reference))
+    from_zoo = _sharded_net(mesh)
+    load_checkpoint(from_zoo, "open-mmlab://sharded_net", zoo={"sharded_net": url},
+                    strict=True, logger="silent")
+    out["zoo_equal"] = _same(_full(from_zoo), dict(reference))
     from_dir = _sharded_net(mesh)
     load_checkpoint(from_dir, str(work / "plain_dcp"), strict=True, logger="silent")
     out["plain_dcp_equal"] = _same(_full(from_dir), dict(reference))

@@ -23,6 +23,7 @@ from torch import nn
 
 from hydra_cnn.checkpoint import load_checkpoint, save_checkpoint
 from hydra_cnn.checkpoint.sharded import is_dcp_checkpoint, read_provenance
+from tests.checkpoint.ckpt_helpers import HTTPTestServer, hashed_name
 from tests.checkpoint.sharded_models import Net, batch, make_resnet
 
 WORKER = str(Path(__file__).with_name("sharded_worker.py"))
@@ -65,8 +66,13 @@ def _prepare(work: Path) -> None:
 def sharded_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
     work = tmp_path_factory.mktemp("sharded")
     _prepare(work)
+    server = HTTPTestServer()
+    data = (work / "full.pth").read_bytes()
+    url_path = f"/models/{hashed_name('net', data)}"
+    server.files[url_path] = data
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "CKPT_WATCHDOG": "150",
-           "OMP_NUM_THREADS": "1"}
+           "OMP_NUM_THREADS": "1", "HYDRA_CNN_HOME": str(work / "home"),
+           "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1", "SHARDED_URL": server.url(url_path)}
     init_file = work / "store"
     procs = [subprocess.Popen([sys.executable, WORKER, str(r), str(WORLD), str(init_file),
                                str(work)], env=env, stdout=subprocess.PIPE,
@@ -83,6 +89,8 @@ def sharded_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[di
             if proc.poll() is None:
                 proc.kill()
                 proc.communicate(timeout=10)
+        server.close()
+    results[0]["requests"] = server.count(url_path)
     return work, results
 
 
@@ -97,6 +105,12 @@ def test_full_checkpoint_loads_into_a_sharded_model_as_into_a_plain_one(sharded_
         # the same report as one process; rank 0 also says what it read
         assert res["load_report"] == (lines if res["rank"] == 0 else lines[-1:])
         assert "hydra_cnn_version" in res["returned_meta"]  # every rank gets the meta
+
+
+def test_url_and_zoo_name_are_downloaded_by_rank_0_only(sharded_run) -> None:
+    _, results = sharded_run
+    assert all(res["url_equal"] and res["zoo_equal"] for res in results)
+    assert results[0]["requests"] == 1  # one download, by rank 0; the zoo load reused it
 
 
 def test_pretrained_init_cfg_loads_into_a_sharded_resnet(sharded_run) -> None:
