@@ -55,6 +55,7 @@ from hydra_cnn.checkpoint.state_dict import (
     _local,
     _Plan,
     _plan,
+    _resharded,
     _set_extra,
     _split_ignored,
     get_logger,
@@ -216,6 +217,7 @@ def load_full_into_sharded(
     """
     log = get_logger(logger)  # a bad logger argument fails here, on every rank alike
     module = unwrap_model(model)
+    _resharded(module)  # the shards are what the next forward gathers
     targets = module.state_dict(keep_vars=True)
     _, rank, _ = _world()
     ckpt: Any = None
@@ -483,6 +485,7 @@ def load_dcp(
     log = get_logger(logger)
     dist, _, _ = _world()
     module = unwrap_model(model)
+    _resharded(module)
     targets = module.state_dict(keep_vars=True)
     error: BaseException | None = None
     request: dict[str, Any] = {}

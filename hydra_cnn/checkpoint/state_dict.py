@@ -462,18 +462,27 @@ def _log_report(report: LoadReport, logger: LoggerLike) -> None:
 
 # -- sharded models (DTensor parameters): place full tensors into each rank's shards --------
 def is_sharded(model: nn.Module) -> bool:
-    """Whether ``model`` holds DTensor parameters or buffers (``fully_shard``, tensor parallel).
+    """Whether ``model`` is sharded: FSDP2 units (``fully_shard``) or DTensor parameters or
+    buffers (tensor parallel).
 
     Args:
         model: the model (DataParallel/DDP wrappers are unwrapped).
     """
     mod = sys.modules.get("torch.distributed.tensor")
-    if mod is None:  # nothing can be a DTensor before torch.distributed.tensor is imported
+    if mod is None:  # nothing can be sharded before torch.distributed.tensor is imported
         return False
-    dtensor = mod.DTensor
     module = unwrap_model(model)
+    unit = _fsdp_unit()
+    if unit is not None and any(isinstance(m, unit) for m in module.modules()):
+        return True  # also after a forward that left the units unsharded
+    dtensor = mod.DTensor
     return any(isinstance(t, dtensor)
                for t in itertools.chain(module.parameters(), module.buffers()))
+
+
+def _fsdp_unit() -> Any:
+    fsdp = sys.modules.get("torch.distributed.fsdp")
+    return getattr(fsdp, "FSDPModule", None) if fsdp is not None else None
 
 
 @dataclasses.dataclass
@@ -592,6 +601,17 @@ def _piece(full: torch.Tensor, target: Any) -> torch.Tensor:
     return distribute_tensor(full, mesh, target.placements, src_data_rank=None).to_local()
 
 
+def _resharded(module: nn.Module) -> None:
+    """Put FSDP2 units back to their sharded state, so copies into the shards are what the next
+    forward gathers (after a forward with ``reshard_after_forward=False`` they are unsharded)."""
+    unit = _fsdp_unit()
+    if unit is None:
+        return
+    for m in module.modules():
+        if isinstance(m, unit):
+            m.reshard()
+
+
 def _bump(target: Any) -> None:
     """Count the write on the DTensor itself (its local tensor's counter moved)."""
     import torch
@@ -620,6 +640,7 @@ def load_state_dict_into_sharded(module: nn.Module, state_dict: Mapping[str, Any
                                  strict: bool, source: str | None) -> LoadReport:
     """Every rank holds the full ``state_dict``: copy each rank's part (no communication
     but the agreement on errors)."""
+    _resharded(module)
     targets = module.state_dict(keep_vars=True)
     plan: _Plan | None = None
     error: BaseException | None = None

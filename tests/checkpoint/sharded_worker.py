@@ -127,6 +127,25 @@ def main(rank: int, world: int, init_file: str, work: Path) -> int:
     load_checkpoint(other, str(work / "nested.pth"), state_dict_key="model", prefix="net.",
                     revise_keys=[(r"^old_fc\.", "fc.")], logger="silent")
     out["prefix_equal"] = _same(_full(other), dict(reference))
+    # a forward with reshard_after_forward=False leaves the units unsharded: the load still
+    # reaches the next forward
+    from torch.distributed.fsdp import fully_shard
+
+    with torch.device("meta"):
+        kept = Net()
+    for child in (kept.conv, kept.norm, kept.fc):
+        fully_shard(child, mesh=mesh, reshard_after_forward=False)
+    fully_shard(kept, mesh=mesh, reshard_after_forward=False)
+    kept.to_empty(device="cpu")
+    x = batch(0, 0, world)[0]
+    with torch.no_grad():
+        for t in kept.state_dict().values():
+            (t.to_local() if hasattr(t, "to_local") else t).fill_(0.5)
+        kept(x)
+        load_checkpoint(kept, str(work / "full.pth"), logger="silent")
+        plain = Net()
+        plain.load_state_dict(reference)
+        out["forward_after_load"] = bool(torch.allclose(kept(x), plain(x), atol=1e-6))
     url = os.environ["SHARDED_URL"]
     from_url = _sharded_net(mesh)
     load_checkpoint(from_url, url, strict=True, logger="silent")

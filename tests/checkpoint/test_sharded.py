@@ -102,6 +102,7 @@ def test_full_checkpoint_loads_into_a_sharded_model_as_into_a_plain_one(sharded_
         assert res["is_dtensor"] == "DTensor"
         assert res["load_equal"] and res["prefix_equal"]
         assert res["plain_dcp_equal"]  # a directory saved by one process, resharded over 2
+        assert res["forward_after_load"]  # also when a forward left the units unsharded
         # the same report as one process; rank 0 also says what it read
         assert res["load_report"] == (lines if res["rank"] == 0 else lines[-1:])
         assert "hydra_cnn_version" in res["returned_meta"]  # every rank gets the meta
