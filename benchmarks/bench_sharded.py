@@ -45,7 +45,7 @@ def _status_mb(field: str) -> float:
     with open("/proc/self/status") as fh:
         for line in fh:
             if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
+                return int(line.split()[1]) * 1024 / 1e6  # kB -> MB
     return 0.0
 
 
@@ -109,7 +109,7 @@ def worker(kind: str, rank: int, init_file: str, path: str, width: int) -> None:
     dist.barrier()
     base = _status_mb("VmRSS")
     anon_base = _status_mb("RssAnon")
-    max_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    max_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
     start = time.perf_counter()
     with _Sampler() as sampler:
         if kind == "hydra_cnn":
@@ -125,7 +125,7 @@ def worker(kind: str, rank: int, init_file: str, path: str, width: int) -> None:
                 full_state_dict=True, broadcast_from_rank0=True))
             del sd
     seconds = time.perf_counter() - start
-    max_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    max_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
     peak = max(sampler.rss, max_after if max_after > max_before else 0.0)
     # the values arrived: compare this rank's slice of the first and last layers with the file
     ref = torch.load(path, mmap=True, weights_only=True)
@@ -178,8 +178,8 @@ def main() -> int:
         path = tmp / "ckpt.pth"
         torch.manual_seed(0)
         torch.save(_model(width).state_dict(), path)
-        size_mb = path.stat().st_size / 2**20
-        largest_mb = width * width * 4 / 2**20
+        size_mb = path.stat().st_size / 1e6
+        largest_mb = width * width * 4 / 1e6
         shard_mb = size_mb / WORLD
         bound = (shard_mb + largest_mb) * 1.05 / shard_mb
         runs: dict[str, list[list[dict[str, Any]]]] = {"hydra_cnn": [], "torch": []}
