@@ -16,6 +16,7 @@ Schemes (``CheckpointLoader.register_scheme`` adds more; the longest matching pr
 ``torchvision://NAME``              the torchvision zoo (``modelzoo://`` is deprecated)
 ``open-mmlab://``, ``openmmlab://`` the open-mmlab zoo, merged with HOME's JSON files
 ``mmcls://NAME``                    the mmcls zoo; only ``backbone.`` keys, prefix removed
+``/path/dir`` (holds ``.metadata``)  a torch.distributed.checkpoint directory (sharded save)
 ==================================  =====================================================
 
 Checkpoints load with ``weights_only=True``: a pickle that needs any other global is refused
