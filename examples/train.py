@@ -7,6 +7,7 @@
     python examples/train.py model/init=xavier train.steps=50
     python examples/train.py model.pretrained=/path/to/ckpt-1234abcd.pth
     python examples/train.py --cfg job                              # the typed, composed config
+    python examples/train.py --config-name vit model/act=relu       # a small ViT (SimpleViT)
     torchrun --nproc_per_node=2 examples/train.py train.steps=50    # DDP on CPU (gloo)
     torchrun --standalone --nproc_per_node=2 examples/train.py dist=fsdp   # FSDP2 shards
 
@@ -50,6 +51,7 @@ hydra_cnn.register_configs(
         "model/norm@model.norm_cfg": "layers/norm",
         "model/act@model.act_cfg": "layers/act",
         "model/init@model.init_cfg": "init",
+        "model/attn@model.attn_cfg": "layers/attention",  # the ViT (--config-name vit)
     },
     groups=["model"],
 )
@@ -189,7 +191,8 @@ def main(cfg: DictConfig) -> float:
     from shapes import CLASSES, make_shapes
     from tqdm import tqdm
 
-    hydra_cnn.validate(cfg)  # every target and registry type, before anything is built
+    # every target, registry type and init config, before anything is built
+    log.info("%s", hydra_cnn.validate(cfg).summary)
     rank, world = _dist_env()
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     torch.manual_seed(cfg.seed)
@@ -249,6 +252,8 @@ def main(cfg: DictConfig) -> float:
     if rank == 0:
         net = model.module if mode == "ddp" else model
         choices = {g: _choice(g) for g in ("model", "model/norm", "model/act", "model/init")}
+        if _choice("model/attn") != "?":
+            choices["model/attn"] = _choice("model/attn")
         metrics = {
             "test_accuracy": accuracy,
             "chance": 1 / len(CLASSES),

@@ -120,6 +120,42 @@ from hydra_cnn.bricks.plugin import (
 from hydra_cnn.bricks.scale import (
     Scale as Scale,
 )
+from hydra_cnn.bricks.transformer import (
+    FFN as FFN,
+)
+from hydra_cnn.bricks.transformer import (
+    AdaptivePadding as AdaptivePadding,
+)
+from hydra_cnn.bricks.transformer import (
+    BaseTransformerLayer as BaseTransformerLayer,
+)
+from hydra_cnn.bricks.transformer import (
+    MultiheadAttention as MultiheadAttention,
+)
+from hydra_cnn.bricks.transformer import (
+    PatchEmbed as PatchEmbed,
+)
+from hydra_cnn.bricks.transformer import (
+    PatchMerging as PatchMerging,
+)
+from hydra_cnn.bricks.transformer import (
+    TransformerLayerSequence as TransformerLayerSequence,
+)
+from hydra_cnn.bricks.transformer import (
+    build_attention as build_attention,
+)
+from hydra_cnn.bricks.transformer import (
+    build_feedforward_network as build_feedforward_network,
+)
+from hydra_cnn.bricks.transformer import (
+    build_positional_encoding as build_positional_encoding,
+)
+from hydra_cnn.bricks.transformer import (
+    build_transformer_layer as build_transformer_layer,
+)
+from hydra_cnn.bricks.transformer import (
+    build_transformer_layer_sequence as build_transformer_layer_sequence,
+)
 from hydra_cnn.bricks.upsample import (
     PixelShufflePack as PixelShufflePack,
 )
@@ -128,6 +164,27 @@ from hydra_cnn.bricks.upsample import (
 )
 from hydra_cnn.bricks.upsample import (
     make_upsample as make_upsample,
+)
+from hydra_cnn.bricks.wrappers import (
+    Conv2d as Conv2d,
+)
+from hydra_cnn.bricks.wrappers import (
+    Conv3d as Conv3d,
+)
+from hydra_cnn.bricks.wrappers import (
+    ConvTranspose2d as ConvTranspose2d,
+)
+from hydra_cnn.bricks.wrappers import (
+    ConvTranspose3d as ConvTranspose3d,
+)
+from hydra_cnn.bricks.wrappers import (
+    Linear as Linear,
+)
+from hydra_cnn.bricks.wrappers import (
+    MaxPool2d as MaxPool2d,
+)
+from hydra_cnn.bricks.wrappers import (
+    MaxPool3d as MaxPool3d,
 )
 from hydra_cnn.checkpoint.download import (
     DownloadSettings as DownloadSettings,
@@ -445,6 +502,9 @@ from hydra_cnn.configs.models import (
     ResNetV1dConf as ResNetV1dConf,
 )
 from hydra_cnn.configs.models import (
+    SimpleViTConf as SimpleViTConf,
+)
+from hydra_cnn.configs.models import (
     VGG11Conf as VGG11Conf,
 )
 from hydra_cnn.configs.models import (
@@ -458,6 +518,15 @@ from hydra_cnn.configs.models import (
 )
 from hydra_cnn.configs.models import (
     VGGConf as VGGConf,
+)
+from hydra_cnn.configs.models import (
+    ViTTinyConf as ViTTinyConf,
+)
+from hydra_cnn.configs.transformer import (
+    FFNConf as FFNConf,
+)
+from hydra_cnn.configs.transformer import (
+    MultiheadAttentionConf as MultiheadAttentionConf,
 )
 from hydra_cnn.init.base_module import (
     BaseModule as BaseModule,
@@ -559,16 +628,25 @@ from hydra_cnn.models import (
     ResNetV1d as ResNetV1d,
 )
 from hydra_cnn.models import (
+    SimpleViT as SimpleViT,
+)
+from hydra_cnn.models import (
     make_model as make_model,
 )
 from hydra_cnn.registry import (
     ACTIVATION_LAYERS as ACTIVATION_LAYERS,
 )
 from hydra_cnn.registry import (
+    ATTENTION as ATTENTION,
+)
+from hydra_cnn.registry import (
     CONV_LAYERS as CONV_LAYERS,
 )
 from hydra_cnn.registry import (
     DROPOUT_LAYERS as DROPOUT_LAYERS,
+)
+from hydra_cnn.registry import (
+    FEEDFORWARD_NETWORK as FEEDFORWARD_NETWORK,
 )
 from hydra_cnn.registry import (
     INITIALIZERS as INITIALIZERS,
@@ -584,6 +662,15 @@ from hydra_cnn.registry import (
 )
 from hydra_cnn.registry import (
     PLUGIN_LAYERS as PLUGIN_LAYERS,
+)
+from hydra_cnn.registry import (
+    POSITIONAL_ENCODING as POSITIONAL_ENCODING,
+)
+from hydra_cnn.registry import (
+    TRANSFORMER_LAYER as TRANSFORMER_LAYER,
+)
+from hydra_cnn.registry import (
+    TRANSFORMER_LAYER_SEQUENCE as TRANSFORMER_LAYER_SEQUENCE,
 )
 from hydra_cnn.registry import (
     UPSAMPLE_LAYERS as UPSAMPLE_LAYERS,

@@ -95,6 +95,14 @@ def group_keys(keys: Iterable[str], max_groups: int = 6) -> str:
     return ", ".join(parts)
 
 
+def _keys_summary(keys: list[str], shown: int = 3) -> str:
+    """Grouped keys, then the first ``shown`` in full when grouping hid some of them."""
+    text = group_keys(keys)
+    if len(keys) > 1 and any(k not in text.split(", ") for k in keys[:shown]):
+        text += "; first: " + ", ".join(keys[:shown])
+    return text
+
+
 def _plural(n: int) -> str:
     return f"{n} key" if n == 1 else f"{n} keys"
 
@@ -146,10 +154,10 @@ class LoadReport:
         src = f" from {self.source}" if self.source else ""
         out = [f"loaded {len(self.loaded)} of {self.total} keys{src}"]
         if self.missing:
-            out.append(f"missing {_plural(len(self.missing))}: {group_keys(self.missing)}")
+            out.append(f"missing {_plural(len(self.missing))}: {_keys_summary(self.missing)}")
         if self.unexpected:
             out.append(f"unexpected {_plural(len(self.unexpected))}: "
-                       f"{group_keys(self.unexpected)}")
+                       f"{_keys_summary(self.unexpected)}")
         if self.mismatched:
             shown = [f"{k} (checkpoint {tuple(c)}, model {tuple(m)})"
                      for k, c, m in self.mismatched[:max_mismatched]]
@@ -192,6 +200,70 @@ def unwrap_model(module: nn.Module) -> nn.Module:
         module = inner
 
 
+def _wrapper_child(module: Any) -> str | None:
+    """The attribute a wrapper keeps its model under (``module``, ``_orig_mod``), or None."""
+    from torch.nn.parallel import DataParallel, DistributedDataParallel
+
+    if isinstance(module, (DataParallel, DistributedDataParallel)):
+        return "module"
+    if type(module).__name__ == "OptimizedModule" and hasattr(module, "_orig_mod"):
+        return "_orig_mod"
+    return None
+
+
+class _NestedWrappers:
+    """Key names of a model with wrappers *inside* it (``nn.Sequential(DataParallel(conv))``).
+
+    mmcv's names drop the wrapper's own segment (``0.weight``, not ``0.module.weight``);
+    :meth:`clean` maps the model's own (raw) names to those, :meth:`raw` back.
+    """
+
+    def __init__(self, module: nn.Module) -> None:
+        self.paths: dict[str, str] = {}
+        for name, sub in module.named_modules():
+            child = _wrapper_child(sub) if name else None
+            if child is not None:
+                self.paths[name] = child
+        self._raw: dict[str, str] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.paths)
+
+    def clean(self, key: str) -> str:
+        """``0.module.weight`` -> ``0.weight`` (raw model name to mmcv's name)."""
+        if not self.paths:
+            return key
+        raw: list[str] = []
+        out: list[str] = []
+        for part in key.split("."):
+            if raw and self.paths.get(".".join(raw)) == part:
+                raw.append(part)
+                continue
+            raw.append(part)
+            out.append(part)
+        return ".".join(out)
+
+    def learn(self, raw_names: Iterable[str]) -> None:
+        """Remember the raw names of the model (state-dict keys and module names)."""
+        for name in raw_names:
+            self._raw.setdefault(self.clean(name), name)
+
+    def raw(self, key: str) -> str:
+        """A clean (or already raw) key as the model names it; unknown keys stay as they are."""
+        return self._raw.get(key, key)
+
+
+def _clean_state_dict(sd: Mapping[str, Any], names: _NestedWrappers) -> OrderedDict[str, Any]:
+    out: OrderedDict[str, Any] = OrderedDict((names.clean(k), v) for k, v in sd.items())
+    metadata = getattr(sd, "_metadata", None)
+    if isinstance(metadata, Mapping):
+        meta: OrderedDict[str, Any] = OrderedDict()
+        for k, v in metadata.items():
+            meta.setdefault(names.clean(k) if isinstance(k, str) else k, v)
+        out._metadata = meta  # type: ignore[attr-defined]
+    return out
+
+
 def get_state_dict(
     module: nn.Module,
     destination: OrderedDict[str, Any] | None = None,
@@ -207,9 +279,23 @@ def get_state_dict(
         keep_vars: keep tensors attached to autograd; default False detaches them.
     """
     model = unwrap_model(module)
-    if destination is None:
-        return model.state_dict(prefix=prefix, keep_vars=keep_vars)  # type: ignore[return-value]
-    return model.state_dict(destination=destination, prefix=prefix, keep_vars=keep_vars)
+    names = _NestedWrappers(model)
+    if not names:
+        if destination is None:
+            return model.state_dict(prefix=prefix, keep_vars=keep_vars)  # type: ignore[return-value]
+        return model.state_dict(destination=destination, prefix=prefix, keep_vars=keep_vars)
+    clean = _clean_state_dict(model.state_dict(keep_vars=keep_vars), names)
+    out: OrderedDict[str, Any] = destination if destination is not None else OrderedDict()
+    for k, v in clean.items():
+        out[prefix + k] = v
+    meta = getattr(clean, "_metadata", OrderedDict())
+    target_meta = getattr(out, "_metadata", None)
+    if target_meta is None:
+        target_meta = OrderedDict()
+        out._metadata = target_meta  # type: ignore[attr-defined]
+    for k, v in meta.items():
+        target_meta[prefix + k if k else prefix[:-1]] = v
+    return out
 
 
 def weights_to_cpu(state_dict: Mapping[str, Any]) -> OrderedDict[str, Any]:
@@ -306,15 +392,41 @@ def _shape_ok(ckpt: Any, model: Any) -> bool:
 
 
 def _copy_problem(value: Any, target: Any) -> str | None:
-    """Why ``target.copy_(value)`` would fail, or None."""
+    """Why ``target.copy_(value)`` would fail (or copy nothing), or None."""
     if _is_lazy(target):
         return None
     if value.device.type == "meta" and target.device.type != "meta":
         return ("the checkpoint's tensor is on the meta device and holds no data (loaded with "
                 "map_location='meta'?)")
+    if value.is_quantized != target.is_quantized:
+        which = "checkpoint's" if value.is_quantized else "model's"
+        return (f"the {which} tensor is quantized ({value.dtype if value.is_quantized else target.dtype}), "
+                f"the other is not; a quantized tensor cannot be copied into a plain one "
+                f"(dequantize it first, or load into a quantized model)")
+    if getattr(value, "is_nested", False):
+        return "the checkpoint's tensor is a nested tensor, the model's a plain one"
     if value.layout != target.layout:
         return f"the checkpoint's tensor has the layout {value.layout}, the model's {target.layout}"
     return None
+
+
+def _meta_problem(module: nn.Module, keys: list[str]) -> str:
+    shown = ", ".join(repr(k) for k in keys[:5]) + (f", ... ({len(keys)} in all)"
+                                                     if len(keys) > 5 else "")
+    return (f"cannot load into {type(module).__name__}: its tensors {shown} are on the meta "
+            f"device (the model was built under torch.device('meta')), so a copy would write "
+            f"nothing. Materialise the model first, e.g. model.to_empty(device='cpu'), then "
+            f"load the checkpoint. Nothing was copied")
+
+
+def _to_meta(value: Any) -> Any:
+    """A meta tensor of ``value``'s shape (a placeholder for layouts meta cannot hold)."""
+    import torch
+
+    try:
+        return value.to("meta")
+    except (NotImplementedError, RuntimeError):
+        return torch.empty(tuple(value.shape), device="meta")
 
 
 def _meta_dry_run(module: nn.Module, state_dict: Mapping[str, Any]
@@ -335,7 +447,7 @@ def _meta_dry_run(module: nn.Module, state_dict: Mapping[str, Any]
     except Exception:
         return None
     meta_sd: OrderedDict[str, Any] = OrderedDict(
-        (k, v.to("meta") if isinstance(v, torch.Tensor) else v) for k, v in state_dict.items()
+        (k, _to_meta(v) if isinstance(v, torch.Tensor) else v) for k, v in state_dict.items()
     )
     metadata = getattr(state_dict, "_metadata", None)
     if metadata is not None:
@@ -361,6 +473,26 @@ def _checked_metadata(state_dict: Mapping[str, Any], source: str | None) -> Any:
                   f"dict{f' of {source}' if source else ''}: it should map module names to "
                   f"dicts of versions", stacklevel=3)
     return None
+
+
+def _raw_state_dict(sd: Mapping[str, Any], names: _NestedWrappers, metadata: Any
+                    ) -> OrderedDict[str, Any]:
+    out: OrderedDict[str, Any] = OrderedDict((names.raw(k), v) for k, v in sd.items())
+    if metadata is not None:
+        out._metadata = OrderedDict(  # type: ignore[attr-defined]
+            (names.raw(k), v) for k, v in metadata.items())
+    return out
+
+
+def _clean_report(report: LoadReport, names: _NestedWrappers) -> LoadReport:
+    if not names:
+        return report
+    c = names.clean
+    return LoadReport(
+        loaded=[c(k) for k in report.loaded], missing=[c(k) for k in report.missing],
+        unexpected=[c(k) for k in report.unexpected],
+        mismatched=[(c(k), s, m) for k, s, m in report.mismatched],
+        ignored=[c(k) for k in report.ignored], total=report.total, source=report.source)
 
 
 def _split_ignored(missing: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -406,8 +538,15 @@ def load_state_dict(
         _log_report(report, logger)
         return report
     model_sd = module.state_dict(keep_vars=True)
+    names = _NestedWrappers(module)
+    if names:  # wrappers inside the model: accept mmcv's names (0.weight for 0.module.weight)
+        names.learn(itertools.chain(model_sd, (n for n, _ in module.named_modules())))
+        state_dict = _raw_state_dict(state_dict, names, metadata)
+        metadata = getattr(state_dict, "_metadata", None)
     mismatched: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = []
     filtered: OrderedDict[str, Any] = OrderedDict()
+    problems: list[tuple[str, str]] = []
+    on_meta: list[str] = []
     for key, value in state_dict.items():
         target = model_sd.get(key)
         if isinstance(value, torch.Tensor) and isinstance(target, torch.Tensor):
@@ -416,10 +555,22 @@ def load_state_dict(
                 continue
             problem = _copy_problem(value, target)
             if problem:  # torch would copy the other keys, then raise
-                where = f" of {source}" if source else ""
-                raise StateDictError(f"cannot load {key!r} from the state dict{where}: "
-                                     f"{problem}. Nothing was copied")
+                problems.append((key, problem))
+            elif (target.device.type == "meta" and value.device.type != "meta"
+                  and not _is_lazy(target)):
+                on_meta.append(key)
         filtered[key] = value
+    if problems:
+        where = f" of {source}" if source else ""
+        keys = ", ".join(repr(k) for k, _ in problems[:5])
+        more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
+        listed = (problems[0][1] if len(problems) == 1
+                  else "; ".join(f"{k!r}: {why}" for k, why in problems[:5]))
+        raise StateDictError(
+            f"cannot load {keys}{more} from the state dict{where}: {listed}. Nothing was "
+            f"copied, the model is unchanged")
+    if on_meta:
+        raise RuntimeError(_meta_problem(module, on_meta))
     if metadata is not None:
         filtered._metadata = metadata  # type: ignore[attr-defined]
 
@@ -434,6 +585,7 @@ def load_state_dict(
             loaded=[], missing=missing, unexpected=dry[1], mismatched=mismatched,
             ignored=ignored, total=len(model_sd), source=source,
         )
+        report = _clean_report(report, names)
         if not report.ok or dry[2]:
             extra = f"\n{dry[2]}" if dry[2] else ""
             raise StrictLoadError(
@@ -450,6 +602,7 @@ def load_state_dict(
         missing=missing, unexpected=list(result.unexpected_keys), mismatched=mismatched,
         ignored=ignored, total=len(model_sd), source=source,
     )
+    report = _clean_report(report, names)
     _log_report(report, logger)
     return report
 

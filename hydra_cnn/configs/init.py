@@ -24,10 +24,12 @@ This module never imports torch.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional
 
-from hydra_cnn.common import MISSING
+from hydra_cnn.common import MISSING, ConfigKeyError, brief, did_you_mean
 
 # ruff: noqa: UP045  (Optional[...] reads better in config schemas and OmegaConf supports it)
 
@@ -43,6 +45,7 @@ __all__ = [
     "TruncNormalInitConf",
     "UniformInitConf",
     "XavierInitConf",
+    "init_conf_from_mmcv",
 ]
 
 DEFAULT_INIT_LAYERS: tuple[str, ...] = (
@@ -210,6 +213,7 @@ class PretrainedInitConf:
     zoo: Any = None
     revise_keys: Any = None
     state_dict_key: Optional[str] = None
+    weights_only: bool = True
     override: Any = None
 
 
@@ -224,3 +228,67 @@ CONFS: tuple[type, ...] = (
     PretrainedInitConf,
 )
 """Every init option's dataclass, for :func:`hydra_cnn.configs.builtin_confs`."""
+
+
+def _conf_for(type_name: Any) -> type:
+    by_type = {conf.type: conf for conf in CONFS}  # type: ignore[attr-defined]
+    if isinstance(type_name, str) and type_name in by_type:
+        return by_type[type_name]
+    raise ConfigKeyError(
+        f"init type {type_name!r} has no structured config. Known: "
+        f"{', '.join(sorted(by_type))}.{did_you_mean(str(type_name), by_type)}"
+    )
+
+
+def init_conf_from_mmcv(cfg: Any) -> Any:
+    """The structured init config that means exactly what an mmcv init dict means.
+
+    Copying an mmcv ``init_cfg`` into a shipped option field by field changes its meaning,
+    because the options' defaults are made to be useful on their own: ``layer`` covers every
+    conv and linear class, and ``norm`` sets every norm to 1/0 afterwards. In mmcv a dict
+    without ``layer`` initialises nothing but its ``override`` children, and there is no
+    ``norm``. This converter sets those two fields to mmcv's meaning (``layer`` as given, or
+    ``[]``; ``norm=None``) and copies every other key, so the seeded weights are mmcv's::
+
+        >>> init_conf_from_mmcv(dict(type='Normal', std=0.01, override=dict(name='conv_seg')))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        NormalInitConf(_target_='hydra_cnn.make_init', _partial_=False, type='Normal',
+                       mean=0.0, std=0.01, bias=0.0, bias_prob=None, layer=[],
+                       override={'name': 'conv_seg'}, norm=None)
+
+    Args:
+        cfg: an mmcv init dict (``dict(type='Kaiming', layer='Conv2d', ...)``, any mapping),
+            or a list of them.
+
+    Returns:
+        The dataclass instance (``KaimingInitConf(...)``), or a list of them for a list;
+        ``instantiate`` / ``initialize`` / ``init_cfg=`` take them as they take the options.
+
+    Raises:
+        TypeError: ``cfg`` is not a mapping or a list of them, or has a key the type does not
+            take (naming the closest one).
+        KeyError: no ``type``, or a type without a structured config.
+    """
+    if isinstance(cfg, list | tuple):
+        return [init_conf_from_mmcv(item) for item in cfg]
+    if not isinstance(cfg, Mapping):
+        raise TypeError(f"init_conf_from_mmcv takes an mmcv init dict or a list of them, but "
+                        f"got {type(cfg).__name__}: {brief(cfg)}")
+    data = {k: v for k, v in cfg.items() if not (isinstance(k, str) and k.startswith("_"))}
+    if "type" not in data:
+        raise ConfigKeyError(f'an init config must contain the key "type", but got {brief(data)}')
+    conf = _conf_for(data.pop("type"))
+    names = [f.name for f in dataclasses.fields(conf) if not f.name.startswith("_")]
+    for key in data:
+        if key not in names or key == "norm":  # ``norm`` is hydra_cnn's, not mmcv's
+            keys = [n for n in names if n not in ("type", "norm")]
+            raise TypeError(
+                f"init type {conf.type!r} has no key {key!r} in mmcv. Accepted: "  # type: ignore[attr-defined]
+                f"{', '.join(keys)}.{did_you_mean(str(key), keys)}"
+            )
+    if "layer" in names:
+        layer = data.get("layer")
+        data["layer"] = [] if layer is None else [layer] if isinstance(layer, str) else list(layer)
+    if "norm" in names:
+        data["norm"] = None
+    return conf(**data)

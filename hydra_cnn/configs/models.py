@@ -16,7 +16,8 @@ a ``GNConf`` into a node typed ``BNConf``).
 
 Options: ``resnet``, ``resnet_v1c``, ``resnet_v1d``, ``vgg`` (``depth`` is required), and
 presets with the depth set: ``resnet18``, ``resnet34``, ``resnet50``, ``resnet101``,
-``resnet152``, ``vgg11``, ``vgg13``, ``vgg16``, ``vgg19``. This module does not import torch.
+``resnet152``, ``vgg11``, ``vgg13``, ``vgg16``, ``vgg19``; ``simple_vit`` and its preset
+``vit_tiny`` (a Vision Transformer from the transformer bricks). This module does not import torch.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from hydra_cnn.common import MISSING
 __all__ = [
     "CONFS", "ResNetConf", "ResNetV1cConf", "ResNetV1dConf", "VGGConf",
     "ResNet18Conf", "ResNet34Conf", "ResNet50Conf", "ResNet101Conf", "ResNet152Conf",
-    "VGG11Conf", "VGG13Conf", "VGG16Conf", "VGG19Conf",
+    "VGG11Conf", "VGG13Conf", "VGG16Conf", "VGG19Conf", "SimpleViTConf", "ViTTinyConf",
 ]
 
 
@@ -74,6 +75,7 @@ class _AvgDown:
 
 @dataclass
 class _ResNetTail:
+    contract_dilation: bool = False
     frozen_stages: int = -1
     conv_cfg: Any = None
     norm_cfg: Any = field(default_factory=_bn)
@@ -221,10 +223,49 @@ class VGG19Conf(VGGConf):
     depth: int = 19
 
 
+# --- SimpleViT --------------------------------------------------------------------------------
+@dataclass
+class SimpleViTConf:
+    """``SimpleViT``: patch tokens, pre-norm transformer layers, mean pooling, linear head."""
+
+    _group_: ClassVar[str] = "model"
+    _option_: ClassVar[str] = "simple_vit"
+    _target_: str = "hydra_cnn.make_model"
+    _partial_: bool = False
+    type: str = "SimpleViT"
+    in_channels: int = 3
+    img_size: int = 224
+    patch_size: int = 16
+    embed_dims: int = 768
+    num_layers: int = 12
+    num_heads: int = 12
+    mlp_ratio: float = 4.0
+    drop_path_rate: float = 0.0
+    # None: MultiheadAttention, FFN, LN, GELU (as the constructor); a layers/attention,
+    # layers/ffn, layers/norm or layers/act option composes over them
+    attn_cfg: Any = None
+    ffn_cfg: Any = None
+    norm_cfg: Any = None
+    act_cfg: Any = None
+    final_norm: bool = True
+    num_classes: int = -1
+    init_cfg: Any = None
+    pretrained: Any = None
+
+
+@dataclass
+class ViTTinyConf(SimpleViTConf):
+    """``SimpleViT`` at DeiT-Tiny's size: 192 wide, 12 layers, 3 heads, 16x16 patches."""
+
+    _option_: ClassVar[str] = "vit_tiny"
+    embed_dims: int = 192
+    num_heads: int = 3
+
+
 # Presets first: where a lookup keys configs by (group, type), the general class, listed
 # after its presets, is the one kept.
 CONFS: tuple[type, ...] = (
     ResNet18Conf, ResNet34Conf, ResNet50Conf, ResNet101Conf, ResNet152Conf,
-    VGG11Conf, VGG13Conf, VGG16Conf, VGG19Conf,
-    ResNetConf, ResNetV1cConf, ResNetV1dConf, VGGConf,
+    VGG11Conf, VGG13Conf, VGG16Conf, VGG19Conf, ViTTinyConf,
+    ResNetConf, ResNetV1cConf, ResNetV1dConf, VGGConf, SimpleViTConf,
 )

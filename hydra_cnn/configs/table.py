@@ -7,7 +7,7 @@ import functools
 import typing
 from typing import Any
 
-from hydra_cnn.configs import blocks, init, models, plugins
+from hydra_cnn.configs import blocks, init, models, plugins, transformer
 from hydra_cnn.configs.auto import user_conf, user_confs
 from hydra_cnn.configs.layers import LAYER_CONFS
 from hydra_cnn.families import FAMILIES
@@ -22,7 +22,8 @@ GROUP_REGISTRY: dict[str, str] = {
 
 def builtin_confs() -> list[type]:
     """Every shipped structured config class: layers, blocks, initializers, models."""
-    return [*LAYER_CONFS, *plugins.CONFS, *blocks.CONFS, *init.CONFS, *models.CONFS]
+    return [*LAYER_CONFS, *plugins.CONFS, *transformer.CONFS, *blocks.CONFS, *init.CONFS,
+            *models.CONFS]
 
 
 def option_table() -> list[tuple[str, str, type]]:

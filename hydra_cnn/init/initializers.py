@@ -544,6 +544,9 @@ class PretrainedInit(Initializer):
             ``prefix``); default None means ``[(r'^module\\.', '')]``, as ``load_checkpoint``.
         state_dict_key: the checkpoint entry holding the state dict (``'model'``, ...);
             default None finds it (see ``load_checkpoint``).
+        weights_only: refuse pickles that need globals beyond tensors and plain containers
+            (default True); set False (``weights_only: false`` in the config) only for a file
+            you trust.
 
     Example:
         >>> PretrainedInit('torchvision://resnet50')(model)                  # doctest: +SKIP
@@ -562,8 +565,12 @@ class PretrainedInit(Initializer):
         zoo: Any = None,
         revise_keys: Any = None,
         state_dict_key: str | None = None,
+        weights_only: bool = True,
     ) -> None:
         checkpoint = _plain(checkpoint)
+        if not isinstance(weights_only, bool):
+            raise TypeError(f"PretrainedInit: weights_only must be True or False, got "
+                            f"{weights_only!r}")
         if not isinstance(checkpoint, str) and not hasattr(checkpoint, "__fspath__"):
             raise TypeError(f"PretrainedInit: checkpoint must be a str or path, got {checkpoint!r}")
         if prefix is not None and not isinstance(prefix, str):
@@ -585,6 +592,7 @@ class PretrainedInit(Initializer):
         self.zoo = _plain(zoo)
         self.revise_keys: list[tuple[str, str]] | None = revise_keys
         self.state_dict_key = state_dict_key
+        self.weights_only = weights_only
 
     @property
     def type_name(self) -> str:
@@ -597,6 +605,8 @@ class PretrainedInit(Initializer):
         for key in ("prefix", "revise_keys", "state_dict_key"):
             if getattr(self, key) is not None:
                 args[key] = getattr(self, key)
+        if not self.weights_only:
+            args["weights_only"] = False
         return args
 
     def _get_init_info(self) -> str:
@@ -606,15 +616,25 @@ class PretrainedInit(Initializer):
         tracker = active_tracker()
         if tracker is not None and tracker.dry_run:
             return  # a meta-device rehearsal reads no checkpoint
-        from hydra_cnn.checkpoint import load_checkpoint
+        from hydra_cnn.checkpoint import UnsafeCheckpointError, load_checkpoint
 
         if self.prefix is None:
             logger.info("load model from: %s", self.checkpoint)
         else:
             logger.info("load %s in model from: %s", self.prefix, self.checkpoint)
-        load_checkpoint(module, self.checkpoint, map_location=self.map_location, strict=False,
-                        logger=logger, revise_keys=self.revise_keys, zoo=self.zoo,
-                        state_dict_key=self.state_dict_key, prefix=self.prefix)
+        try:
+            load_checkpoint(module, self.checkpoint, map_location=self.map_location,
+                            strict=False, logger=logger, revise_keys=self.revise_keys,
+                            zoo=self.zoo, state_dict_key=self.state_dict_key,
+                            prefix=self.prefix, weights_only=self.weights_only)
+        except UnsafeCheckpointError as err:
+            where = ("set weights_only: false on its Pretrained init config (init_cfg=dict("
+                     "type='Pretrained', checkpoint=..., weights_only=False); for a model's "
+                     "pretrained argument use the mapping form pretrained=dict(checkpoint=..., "
+                     "weights_only=False), on the command line "
+                     "'model.pretrained={checkpoint: PATH, weights_only: false}')")
+            raise UnsafeCheckpointError(
+                str(err).replace("pass weights_only=False", where)) from err
 
     def __repr__(self) -> str:
         return (f"PretrainedInit(checkpoint={self.checkpoint!r}, prefix={self.prefix!r}, "

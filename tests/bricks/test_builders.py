@@ -12,7 +12,15 @@ from torch import nn
 
 import hydra_cnn
 from hydra_cnn import configs
-from hydra_cnn.registry import ACTIVATION_LAYERS, CONV_LAYERS, NORM_LAYERS
+from hydra_cnn.registry import (
+    ACTIVATION_LAYERS,
+    ATTENTION,
+    CONV_LAYERS,
+    FEEDFORWARD_NETWORK,
+    NORM_LAYERS,
+    TRANSFORMER_LAYER,
+    TRANSFORMER_LAYER_SEQUENCE,
+)
 from tests.bricks.cases import CASES, Case, case_id
 
 BUILDERS = {
@@ -23,6 +31,13 @@ BUILDERS = {
     "layers/padding": hydra_cnn.build_padding_layer,
     "layers/dropout": lambda cfg, *a, **k: hydra_cnn.build_dropout(cfg),
     "layers/plugin": lambda cfg, *a, **k: hydra_cnn.build_plugin_layer(cfg, **k)[1],
+    # the transformer builders take mmcv's (cfg, default_args); the late keywords a layer
+    # passes win over the config there, as a factory call does
+    "layers/attention": lambda cfg, *a, **k: ATTENTION.build_layer(cfg, **k),
+    "layers/ffn": lambda cfg, *a, **k: FEEDFORWARD_NETWORK.build_layer(cfg, **k),
+    "layers/transformer_layer": lambda cfg, *a, **k: TRANSFORMER_LAYER.build_layer(cfg, **k),
+    "layers/transformer_layer_sequence":
+        lambda cfg, *a, **k: TRANSFORMER_LAYER_SEQUENCE.build_layer(cfg, **k),
 }
 
 
@@ -93,7 +108,7 @@ def test_seed_first_example() -> None:
     layer = hydra_cnn.build_conv_layer(
         dict(type="Conv3d"), in_channels=3, out_channels=8, kernel_size=3
     )
-    assert type(layer) is nn.Conv3d
+    assert type(layer) is hydra_cnn.Conv3d and isinstance(layer, nn.Conv3d)  # mmcv's wrapper
     assert (layer.in_channels, layer.out_channels, layer.kernel_size) == (3, 8, (3, 3, 3))
 
 
@@ -166,8 +181,9 @@ def test_every_builtin_type_has_a_case() -> None:
 
 
 def test_registries_hold_mmcv_names() -> None:
-    assert CONV_LAYERS.get("Conv") is nn.Conv2d
+    assert CONV_LAYERS.get("Conv") is hydra_cnn.Conv2d  # mmcv's wrapper; 'Conv2d' is torch's
+    assert CONV_LAYERS.get("Conv2d") is nn.Conv2d
     assert NORM_LAYERS.get("BN") is nn.BatchNorm2d
     assert NORM_LAYERS.get("IN") is nn.InstanceNorm2d
     assert ACTIVATION_LAYERS.get("Clip") is ACTIVATION_LAYERS.get("Clamp")
-    assert CONV_LAYERS.get("deconv") is nn.ConvTranspose2d
+    assert CONV_LAYERS.get("deconv") is hydra_cnn.ConvTranspose2d

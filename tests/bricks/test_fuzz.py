@@ -1,4 +1,4 @@
-"""RELIABILITY case 25: malformed layer configs raise only documented errors naming the field."""
+"""Fuzzed layer configs: malformed layer configs raise only documented errors naming the field."""
 
 from __future__ import annotations
 
@@ -28,6 +28,11 @@ BUILD = {
     "layers/padding": lambda cfg, c: hydra_cnn.build_padding_layer(cfg, *c.args),
     "layers/dropout": lambda cfg, c: hydra_cnn.build_dropout(cfg),
     "layers/plugin": lambda cfg, c: hydra_cnn.build_plugin_layer(cfg, **c.kwargs),
+    "layers/attention": lambda cfg, c: hydra_cnn.build_attention(cfg, c.kwargs),
+    "layers/ffn": lambda cfg, c: hydra_cnn.build_feedforward_network(cfg, c.kwargs),
+    "layers/transformer_layer": lambda cfg, c: hydra_cnn.build_transformer_layer(cfg, c.kwargs),
+    "layers/transformer_layer_sequence":
+        lambda cfg, c: hydra_cnn.build_transformer_layer_sequence(cfg, c.kwargs),
 }
 
 

@@ -21,7 +21,7 @@ import pytest
 import torch
 from torch import nn
 
-from hydra_cnn.checkpoint import load_checkpoint, save_checkpoint
+from hydra_cnn.checkpoint import _load_checkpoint, load_checkpoint, save_checkpoint
 from hydra_cnn.checkpoint.sharded import is_dcp_checkpoint, read_provenance
 from tests.checkpoint.ckpt_helpers import HTTPTestServer, hashed_name
 from tests.checkpoint.sharded_models import Net, batch, make_resnet
@@ -205,8 +205,10 @@ def test_sharded_checkpoint_errors_name_the_problem(tmp_path: Path) -> None:
         load_checkpoint(Net(), str(tmp_path / "dir"), state_dict_key="ema")
     (tmp_path / "plain").mkdir()
     (tmp_path / "plain" / "notes.txt").write_text("x")
-    with pytest.raises(IsADirectoryError, match="not a sharded checkpoint"):
+    with pytest.raises(IsADirectoryError, match="is a directory"):
         load_checkpoint(Net(), str(tmp_path / "plain"))
+    with pytest.raises(IsADirectoryError, match=r"sharded checkpoint directory.*load_checkpoint"):
+        _load_checkpoint(str(tmp_path / "dir"))  # mmcv's reader of files: says what to use
     with pytest.raises(FileExistsError, match="refusing to replace"):
         save_checkpoint(net, tmp_path / "plain", sharded=True)
     with pytest.raises(ValueError, match="checkpoint file"):

@@ -133,6 +133,8 @@ def test_cfg_job_prints_the_typed_config(tmp_path: Path) -> None:
         ("model.norm_cfg.num_groups=abc", "model.norm_cfg.num_groups"),
         ("model.depht=18", "depht"),
         ("model/norm=gnn", "model/norm"),
+        ("+model.init_cfg.foo=1", "model.init_cfg: initializer 'Kaiming' got an unexpected key 'foo'"),
+        ("model.init_cfg.type=Kaimin", "Did you mean 'Kaiming'?"),
     ],
 )
 def test_bad_override_fails_before_training(tmp_path: Path, override: str, field: str) -> None:
@@ -259,6 +261,23 @@ def test_summary_labels_shorten_floats(override: str, shown: str) -> None:
     finally:
         sys.path.remove(str(ROOT / "examples"))
     assert short_value(override) == shown
+
+
+def test_vit_config_trains_with_swapped_layer_options(tmp_path: Path) -> None:
+    out = tmp_path / "vit"
+    small = ["model.embed_dims=16", "model.num_layers=1", "model.num_heads=2", "model.patch_size=8"]
+    res = _run("--config-name", "vit", "model/act=relu", "model.attn_cfg.attn_drop=0.1",
+               "model.norm_cfg.eps=1e-6", *small, *FAST, f"hydra.run.dir={out}", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["model"] == "vit_tiny" and metrics["model.attn"] == "mha"
+    model = _model_from(out)
+    assert type(model).__name__ == "SimpleViT"
+    kinds = {type(m) for m in model.modules()}
+    assert nn.ReLU in kinds and nn.GELU not in kinds
+    assert all(m.eps == 1e-6 for m in model.modules() if isinstance(m, nn.LayerNorm))
+    attn = model.encoder.layers[0].attentions[0]
+    assert attn.attn.dropout == 0.1 and attn.batch_first
 
 
 def test_torchrun_fsdp_shards_loads_pretrained_and_saves_from_rank_0(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""RELIABILITY 32: a bad value in any init config raises before the first tensor is written.
+"""Check before write: a bad value in any init config raises before the first tensor is written.
 
 ``initialize(model, [good, bad])`` and ``BaseModule.init_weights()`` build and check every
 config (arguments, ``override`` targets, what each initializer will reach) before applying the
