@@ -31,6 +31,7 @@ SCRIPTS: list[tuple[str, list[str], list[str]]] = [
     ("bench_init.py", [], ["--quick"]),
     ("bench_checkpoint.py", [], ["--quick"]),
     ("bench_complexity.py", [], ["--quick"]),
+    ("bench_sharded.py", [], ["--quick"]),
 ]
 
 

@@ -289,3 +289,32 @@ def test_vit_config_trains_with_swapped_layer_options(tmp_path: Path) -> None:
     assert all(m.eps == 1e-6 for m in model.modules() if isinstance(m, nn.LayerNorm))
     attn = model.encoder.layers[0].attentions[0]
     assert attn.attn.dropout == 0.1 and attn.batch_first
+
+
+def test_torchrun_fsdp_shards_loads_pretrained_and_saves_from_rank_0(tmp_path: Path) -> None:
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    assert torchrun is not None
+    res = _run("--cfg", "job", "model/norm=gn", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    torch.manual_seed(5)
+    plain = instantiate(OmegaConf.create(res.stdout).model)
+    plain.init_weights()
+    from hydra_cnn.checkpoint import load_checkpoint, save_checkpoint
+
+    save_checkpoint(plain, tmp_path / "pretrained.pth")
+    out = tmp_path / "fsdp"
+    # lr 0: the weights stay the checkpoint's, so the saved model shows what was loaded
+    res = _run("dist=fsdp", "model/norm=gn", f"model.pretrained={tmp_path / 'pretrained.pth'}",
+               "train.lr=0.0", "train.weight_decay=0.0", "train.save=full", *FAST,
+               f"hydra.run.dir={out}", cwd=tmp_path,
+               cmd=[torchrun, "--standalone", "--nproc_per_node=2"])
+    assert res.returncode == 0, res.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (metrics["world_size"], metrics["dist"], metrics["model.norm"]) == (2, "fsdp", "gn")
+    assert len(list(out.glob("metrics*.json"))) == 1  # only rank 0 wrote outputs
+    assert "FSDP" in (out / "model.txt").read_text()  # the model was sharded
+    assert "checkpoint" in (out / "init_report.txt").read_text()
+    loaded = instantiate(OmegaConf.load(out / "config.yaml").model)
+    load_checkpoint(loaded, str(out / "model.pth"), strict=True, logger="silent")
+    for key, value in plain.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
