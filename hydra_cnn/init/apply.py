@@ -24,6 +24,7 @@ the interface this module applies.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import logging
@@ -82,11 +83,14 @@ class Initializer:
         override: ``override`` entries (dicts with ``name``) applied after this initializer;
             set by :func:`make_init`.
         norm: initializers applied after this one (the ``norm`` key); set by :func:`make_init`.
+        seed: keyed init for this config, its ``norm`` and its ``override`` entries (the
+            ``seed`` key; None: the run's seed, if any); set by :func:`make_init`.
     """
 
     loads_checkpoint: ClassVar[bool] = False
     override: list[dict[str, Any]] | None = None
     norm: list[Initializer] | None = None
+    seed: int | None = None
 
     @property
     def type_name(self) -> str:
@@ -188,7 +192,7 @@ def _prepare(item: Any) -> Initializer:
     return make_init(**data)
 
 
-def make_init(type: Any = None, *, override: Any = None, norm: Any = None,
+def make_init(type: Any = None, *, override: Any = None, norm: Any = None, seed: Any = None,
               **kwargs: Any) -> Initializer:
     """Build the ``INITIALIZERS`` member ``type`` from keyword arguments: the ``init`` options'
     Hydra ``_target_``.
@@ -200,6 +204,8 @@ def make_init(type: Any = None, *, override: Any = None, norm: Any = None,
         norm: further init configs (a dict, a structured config, an initializer or a list)
             applied after this one; the shipped options set norm layers to weight 1, bias 0
             here (default None).
+        seed: keyed init for this config, its ``norm`` and ``override`` entries (default None:
+            the seed passed to ``initialize``/``init_weights``, else the global RNG).
         **kwargs: the initializer's own arguments (``layer``, ``bias``, ``mode``, ...).
 
     Returns:
@@ -221,11 +227,24 @@ def make_init(type: Any = None, *, override: Any = None, norm: Any = None,
             f"INITIALIZERS type {type!r} built {obj!r}, which is not an initializer (a subclass "
             "of hydra_cnn.init.BaseInit)"
         )
+    from hydra_cnn.init.keyed import check_seed
+
+    seed = check_seed(to_plain(seed))
     items = _override_items(override)
     norms = [_prepare(c) for c in _as_items(to_plain(norm), "norm")] if norm is not None else []
     obj.override = items or None
     obj.norm = norms or None
+    obj.seed = seed
     return obj
+
+
+def _seeded(obj: Initializer, seed: int | None) -> Initializer:
+    """``obj``, or a copy that inherits ``seed`` when it has none of its own."""
+    if seed is None or obj.seed is not None:
+        return obj
+    clone = copy.copy(obj)
+    clone.seed = seed
+    return clone
 
 
 def prepare_inits(init_cfg: Any, what: str = "init_cfg") -> list[tuple[Initializer, str]]:
@@ -297,12 +316,14 @@ def plan_inits(module: nn.Module, inits: list[tuple[Initializer, str]], *,
             continue
         if applies:
             steps.append(InitStep(obj, module, via))
-        steps.extend(InitStep(c, module, f"{via}.norm") for c in obj.norm or [])
+        steps.extend(InitStep(_seeded(c, obj.seed), module, f"{via}.norm")
+                     for c in obj.norm or [])
         for item, target in targets:
             if set(item) == {"name"}:  # only a name: the parent's initializer and arguments
                 sub = obj
             else:
-                sub = make_init(**{k: v for k, v in item.items() if k != "name"})
+                sub = _seeded(make_init(**{k: v for k, v in item.items() if k != "name"}),
+                              obj.seed)
             steps.append(InitStep(sub.for_whole_module(), target,
                                   f"{via}.override[{item['name']}]"))
     for step in steps:
@@ -321,8 +342,13 @@ def apply_steps(owner: nn.Module, steps: list[InitStep], tracker: InitTracker) -
     module whose config they come from)."""
     for step in steps:
         touched = step.init.touched(step.target) if tracker.transactional else None
-        with tracker.writing(step.target, _writer(tracker, owner, step.init, step.via), touched):
-            step.init(step.target)
+        writer = _writer(tracker, owner, step.init, step.via)
+        seed = step.init.seed
+        with contextlib.ExitStack() as stack:
+            if seed is not None:  # the config's own seed, for this step only
+                stack.enter_context(tracking(tracker.root, seed=seed))
+            with tracker.writing(step.target, writer, touched):
+                step.init(step.target)
 
 
 def loads_checkpoint(steps: list[InitStep]) -> bool:

@@ -32,6 +32,7 @@ from hydra_cnn.init.tracking import (
     active_tracker,
     mark_uninitialized,
     recorded_entries,
+    recorded_seed,
     tracking,
     update_init_info,
 )
@@ -77,8 +78,10 @@ class InitReport:
     """
 
     def __init__(self, model: str, entries: Iterable[InitEntry],
-                 groups: dict[str, int] | None = None) -> None:
+                 groups: dict[str, int] | None = None, seed: int | None = None) -> None:
         self.model = model
+        #: the keyed-init seed of the run (None: the global RNG)
+        self.seed = seed
         self.entries = list(entries)
         #: GroupNorm layer -> its number of groups (chosen at build time when the config said
         #: ``num_groups: null``), so the report shows what automatic groups picked
@@ -121,9 +124,10 @@ class InitReport:
         n_par = sum(e.kind == "parameter" for e in self.entries)
         n_buf = len(self.entries) - n_par
         bad = len(self.uninitialized())
+        keyed = "" if self.seed is None else f"; keyed init, seed {self.seed}"
         return (
             f"Init report of {self.model}: {n_par} parameters, {n_buf} buffers; "
-            f"{bad} not initialised"
+            f"{bad} not initialised{keyed}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -131,6 +135,7 @@ class InitReport:
         return {
             "model": self.model,
             "summary": self.summary(),
+            "seed": self.seed,
             "writers": self.writers(),
             "group_norm_groups": self.groups,
             "entries": [
@@ -190,8 +195,9 @@ class InitReport:
 def init_report(module: nn.Module) -> InitReport:
     """The report of the last ``init_weights``/``initialize`` run on ``module``.
 
-    Before any run (or after one with ``report=False``), every tensor is listed with writer
-    :data:`PYTORCH_DEFAULT` (:data:`UNINITIALIZED` after ``to_empty``).
+    Before any run, every tensor is listed with writer :data:`PYTORCH_DEFAULT`
+    (:data:`UNINITIALIZED` after ``to_empty``); ``report=False`` does not change what is
+    recorded. ``report.seed`` is the keyed-init seed (None: the global RNG).
 
     Args:
         module: the model.
@@ -201,4 +207,5 @@ def init_report(module: nn.Module) -> InitReport:
         >>> print(init_report(model))                                          # doctest: +SKIP
     """
     groups = {name: m.num_groups for name, m in module.named_modules() if isinstance(m, nn.GroupNorm)}
-    return InitReport(type(module).__name__, recorded_entries(module), groups)
+    return InitReport(type(module).__name__, recorded_entries(module), groups,
+                      recorded_seed(module))
