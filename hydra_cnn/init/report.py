@@ -80,9 +80,12 @@ class InitReport:
     def __init__(self, model: str, entries: Iterable[InitEntry],
                  groups: dict[str, int] | None = None, seed: int | None = None) -> None:
         self.model = model
-        #: the keyed-init seed of the run (None: the global RNG)
-        self.seed = seed
         self.entries = list(entries)
+        seeds = {e.seed for e in self.entries if e.seed is not None}
+        #: the keyed-init seed: the run's (``seed=``), else the one the configs' ``seed`` keys
+        #: gave (None: the global RNG, or several seeds: see each entry's ``seed``)
+        self.seed = seed if seed is not None else (next(iter(seeds)) if len(seeds) == 1 else None)
+        self.seeds = sorted(seeds)
         #: GroupNorm layer -> its number of groups (chosen at build time when the config said
         #: ``num_groups: null``), so the report shows what automatic groups picked
         self.groups = dict(groups or {})
@@ -124,7 +127,9 @@ class InitReport:
         n_par = sum(e.kind == "parameter" for e in self.entries)
         n_buf = len(self.entries) - n_par
         bad = len(self.uninitialized())
-        keyed = "" if self.seed is None else f"; keyed init, seed {self.seed}"
+        keyed = "" if not self.seeds else (
+            f"; keyed init, seed {self.seed}" if self.seed is not None and self.seeds == [self.seed]
+            else f"; keyed init, seeds {', '.join(map(str, self.seeds))}")
         return (
             f"Init report of {self.model}: {n_par} parameters, {n_buf} buffers; "
             f"{bad} not initialised{keyed}"

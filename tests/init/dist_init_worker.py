@@ -1,6 +1,6 @@
 """A child process for the sharded-init tests (run as a script, not collected).
 
-    python dist_init_worker.py RANK WORLD INIT_FILE OUT_DIR
+    python dist_init_worker.py RANK WORLD INIT_FILE OUT_DIR [CASE,CASE,...]
 
 Builds :func:`model` on the meta device, shards it with ``fully_shard`` over a CPU mesh (gloo),
 initialises it with every config of :data:`CASES` in turn (keyed and ``seed=None``), and rank 0
@@ -50,6 +50,7 @@ def model() -> nn.Module:
 
 def main() -> None:
     rank, world, init_file, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    chosen = sys.argv[5].split(",") if len(sys.argv) > 5 else list(CASES)
     faulthandler.dump_traceback_later(120, exit=True)
     import torch.distributed as dist
     from torch.distributed.device_mesh import init_device_mesh
@@ -61,13 +62,14 @@ def main() -> None:
                             world_size=world)
     try:
         mesh = init_device_mesh("cpu", (world,))
-        for case, (cfg, seed) in CASES.items():
-            with torch.device("meta"):
-                net = model()
-            for layer in net:
-                fully_shard(layer, mesh=mesh)
-            fully_shard(net, mesh=mesh)
-            net.to_empty(device="cpu")
+        with torch.device("meta"):
+            net = model()
+        for layer in net:
+            fully_shard(layer, mesh=mesh)
+        fully_shard(net, mesh=mesh)
+        net.to_empty(device="cpu")
+        for case in chosen:  # each case initialises every weight and bias again
+            cfg, seed = CASES[case]
             torch.manual_seed(1234 + (rank if seed is not None else 0))  # keyed ignores it
             initialize(net, cfg, seed=seed)
             full = {k: v.full_tensor() for k, v in net.state_dict().items()}
