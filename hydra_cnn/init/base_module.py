@@ -41,6 +41,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import torch
 from torch import nn
 
 from hydra_cnn.init.apply import apply_steps, loads_checkpoint, plan_inits, prepare_inits
@@ -52,6 +53,7 @@ from hydra_cnn.init.tracking import (
     InitTracker,
     active_tracker,
     mark_uninitialized,
+    materialize,
     tracking,
 )
 
@@ -334,8 +336,15 @@ class BaseModule(nn.Module):
 
     def to_empty(self, *, device: Any, recurse: bool = True) -> BaseModule:
         """``nn.Module.to_empty``, then mark the module uninitialised: the next
-        ``init_weights()`` runs again and resets whatever no init config writes."""
-        super().to_empty(device=device, recurse=recurse)
+        ``init_weights()`` runs again and resets whatever no init config writes.
+
+        With ``recurse=True`` (the default) each tensor gets fresh memory directly
+        (:func:`hydra_cnn.init.tracking.materialize`), which spares the first call in a process
+        the import of torch's symbolic-shapes stack; sharded models go through torch's."""
+        if recurse:
+            materialize(self, torch.device(device))
+        else:
+            super().to_empty(device=device, recurse=recurse)
         for m in self.modules():
             if isinstance(m, BaseModule):
                 m._is_init = False

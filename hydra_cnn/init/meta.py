@@ -28,7 +28,14 @@ from torch.nn.modules.batchnorm import _NormBase
 
 from hydra_cnn.init.base_module import BaseModule, check_init_tree, init_subtree, visit_module
 from hydra_cnn.init.report import InitReport, init_report
-from hydra_cnn.init.tracking import NONE, RESET, InitTracker, mark_uninitialized, tracking
+from hydra_cnn.init.tracking import (
+    NONE,
+    RESET,
+    InitTracker,
+    mark_uninitialized,
+    materialize,
+    tracking,
+)
 
 __all__ = ["build_model", "materialize"]
 
@@ -204,20 +211,3 @@ def build_model(
     _init(model, init_cfg, report, seed=seed)
     return model
 
-
-def materialize(model: nn.Module, device: torch.device) -> None:
-    """Give every meta-device parameter and buffer of ``model`` uninitialised memory on
-    ``device`` (what ``nn.Module.to_empty`` does, without its ``_apply`` machinery, whose
-    first use in a process imports torch's symbolic-shapes stack)."""
-    done: dict[int, torch.Tensor] = {}  # a tensor shared by two modules stays shared
-    with torch.no_grad():
-        for m in model.modules():
-            for table in (m._parameters, m._buffers):
-                for k, t in table.items():
-                    if t is None:
-                        continue
-                    if id(t) not in done:
-                        fresh = torch.empty(t.shape, dtype=t.dtype, device=device)
-                        done[id(t)] = (nn.Parameter(fresh, requires_grad=t.requires_grad)
-                                       if isinstance(t, nn.Parameter) else fresh)
-                    table[k] = done[id(t)]  # type: ignore[assignment]

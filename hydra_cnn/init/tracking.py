@@ -34,6 +34,7 @@ __all__ = [
     "Writer",
     "active_tracker",
     "mark_uninitialized",
+    "materialize",
     "recorded_entries",
     "recorded_seed",
     "tracking",
@@ -562,3 +563,28 @@ def update_init_info(module: nn.Module, init_info: str) -> None:
     if tracker is None:
         return
     tracker.sweep(module, tracker.writer_for(module, USER, init_info, via="update_init_info"))
+
+
+def materialize(model: nn.Module, device: torch.device) -> None:
+    """Give every meta-device parameter and buffer of ``model`` uninitialised memory on
+    ``device`` (what ``nn.Module.to_empty`` does, without its ``_apply`` machinery, whose
+    first use in a process imports torch's symbolic-shapes stack). A model holding DTensors
+    (sharded) or tensor subclasses goes through ``nn.Module.to_empty``."""
+    tensors = [t for m in model.modules() for table in (m._parameters, m._buffers)
+               for t in table.values() if t is not None]
+    if any(type(t) not in (torch.Tensor, nn.Parameter) for t in tensors) or any(
+            type(m).__name__.startswith("FSDP") for m in model.modules()):
+        nn.Module.to_empty(model, device=device)
+        return
+    done: dict[int, torch.Tensor] = {}  # a tensor shared by two modules stays shared
+    with torch.no_grad():
+        for m in model.modules():
+            for table in (m._parameters, m._buffers):
+                for k, t in table.items():
+                    if t is None:
+                        continue
+                    if id(t) not in done:
+                        fresh = torch.empty(t.shape, dtype=t.dtype, device=device)
+                        done[id(t)] = (nn.Parameter(fresh, requires_grad=t.requires_grad)
+                                       if isinstance(t, nn.Parameter) else fresh)
+                    table[k] = done[id(t)]  # type: ignore[assignment]
