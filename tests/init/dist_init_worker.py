@@ -56,7 +56,7 @@ def main() -> None:
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.fsdp import fully_shard
 
-    from hydra_cnn.init import initialize, init_report
+    from hydra_cnn.init import init_report, initialize
 
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
                             world_size=world)
