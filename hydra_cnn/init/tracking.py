@@ -8,8 +8,13 @@ in-place write bumps) with the last one it saw and records the frame as the tens
 Nothing reads tensor values, so recording costs no device sync. Writes made through
 ``tensor.data`` do not bump the version counter and are not seen.
 
-The tracker records one :class:`InitEntry` per tensor and stores the list on the root module
-at the end of the run; :mod:`hydra_cnn.init.report` presents it (``init_report(model)``).
+The tracker lists the model's tensors once per run, each module's subtree as a range of that
+list (a frame costs what its module holds), records the last writer of each tensor, and
+stores the entries on the root module at the end of the run, with or without ``report=``;
+:mod:`hydra_cnn.init.report` presents them (``init_report(model)``). A run with a ``seed``
+(or on a model holding DTensors) routes random fills through
+:class:`~hydra_cnn.init.keyed.KeyedFill`; a run that loads a checkpoint snapshots what each
+writer touches and puts it back if the run fails.
 """
 
 from __future__ import annotations

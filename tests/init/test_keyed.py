@@ -193,3 +193,34 @@ def test_keyed_init_keys_float16_and_float64_tensors_as_float32_draws() -> None:
         other = nn.Linear(300, 300).to(dtype)
         initialize(other, dict(type="Normal", layer="Linear"), seed=8)
         assert torch.equal(other.weight.detach(), ref.weight.detach().to(dtype))
+
+
+def test_resets_of_a_to_empty_model_are_keyed() -> None:
+    def build() -> Net:
+        with torch.device("meta"):
+            net = Net(init_cfg=dict(type="Normal", layer="Conv2d"))
+        net.to_empty(device="cpu")
+        return net
+
+    torch.manual_seed(0)
+    a = build()
+    a.init_weights(seed=2)  # fc and head are left to Linear.reset_parameters
+    torch.manual_seed(1)
+    b = build()
+    b.init_weights(seed=2)
+    assert_same(weights(a), weights(b))
+    assert a.init_report()["fc.weight"].writer == "reset_parameters"
+
+
+def test_a_random_fill_keyed_init_cannot_key_warns() -> None:
+    class Dropped(BaseModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+
+        def init_weights(self) -> None:
+            with torch.no_grad():
+                self.fc.weight.bernoulli_(0.5)
+
+    with pytest.warns(UserWarning, match=r"fc\.weight \(bernoulli_"):
+        Dropped().init_weights(seed=1)
