@@ -122,6 +122,13 @@ class InitEntry:
         return self.kind == "buffer" and self.writer != UNINITIALIZED
 
 
+def _plain_version(t: torch.Tensor) -> int:
+    try:
+        return int(t._version)
+    except RuntimeError:  # inference tensors have no version counter
+        return -1
+
+
 def _version(t: torch.Tensor) -> int:
     try:
         local = getattr(t, "_local_tensor", None)  # a DTensor: its shard is what is written
@@ -254,6 +261,7 @@ class InitTracker:
                 if not self.has_dtensor and hasattr(t, "_local_tensor"):
                     self.has_dtensor = True
         self._slot_start.append(len(self._slots))
+        self._version = _version if self.has_dtensor else _plain_version
         if previous is not None:  # continue the history of an earlier run
             for e in previous:
                 if e.name in self._origin and e.origin != NONE:
@@ -322,9 +330,9 @@ class InitTracker:
         Inside :meth:`run_guarded`, a default writer's change to a guarded tensor is undone
         instead; a config's change to one becomes the value to keep.
         """
-        seen = self._seen
+        seen, version = self._seen, self._version
         for name, _kind, t in self._iter(module):
-            state = (id(t), _version(t))
+            state = (id(t), version(t))
             if seen.get(name) == state:
                 continue
             if writer is not None and self._guards:
@@ -332,7 +340,7 @@ class InitTracker:
                 if guarded and writer.origin in (DEFAULT, RESET):
                     with torch.no_grad():
                         t.copy_(guarded[-1][1])
-                    seen[name] = (id(t), _version(t))
+                    seen[name] = (id(t), version(t))
                     continue
                 with torch.no_grad():
                     for _, keep in guarded:
@@ -359,8 +367,13 @@ class InitTracker:
 
         ``touched``: the tensors the writer will write, when known (a transactional run
         snapshots those only; otherwise every tensor of ``module``).
+
+        Changes since the last frame are first attributed to the enclosing frame's writer;
+        at the top level (no enclosing frame) nothing runs between frames, so there is
+        nothing to attribute and the walk is skipped.
         """
-        self.sweep(module, self._stack[-1] if self._stack else None)
+        if self._stack:
+            self.sweep(module, self._stack[-1])
         if self.transactional:
             self.save(touched if touched is not None else (t for _, _, t in self._iter(module)))
         self._stack.append(writer)
