@@ -346,12 +346,9 @@ def main() -> None:
         bench_build(name, width, args.repeats)
     bench_keyed("ResNet-50-sized", 1.0, args.repeats)
     bench_init("1M-parameter", 0.2, args.repeats)
-    bench_module_count(args.repeats)
+    bench_module_count(3 * args.repeats)  # small and noisy: more repeats
     bench_first_build(3 if args.quick else 5)
-    if args.quick:
-        bench_sharded(2048, 6, 2)
-    else:
-        bench_sharded(4096, 6, 3)
+    bench_sharded(4096, 6, 2 if args.quick else 3)  # 101M parameters
 
 
 if __name__ == "__main__":

@@ -241,7 +241,8 @@ class InitTracker:
         self._initial = UNINITIALIZED if empty else PYTORCH_DEFAULT
         self._previous: dict[str, InitEntry] = {}
         self.has_dtensor = False
-        previous = None if empty else root.__dict__.get(_RECORD_ATTR)
+        stored = None if empty else root.__dict__.get(_RECORD_ATTR)
+        previous = stored.entries() if isinstance(stored, _Record) else stored
         for path, m in root.named_modules(remove_duplicate=False):
             self._paths.setdefault(id(m), path)
         order, self._spans, self._shared = _preorder(root)
@@ -507,9 +508,25 @@ def tracking(
         raise
     finally:
         _ACTIVE.reset(token)
+        tracker._saved.clear()  # snapshots are only needed while the run can still fail
     root.__dict__[_EMPTY_ATTR] = False
-    root.__dict__[_RECORD_ATTR] = tracker.recorded()
+    root.__dict__[_RECORD_ATTR] = _Record(tracker)
     root.__dict__[_SEED_ATTR] = seed
+
+
+class _Record:
+    """The entries of a finished run, built from its tracker when first read (a run that
+    nobody reports on never builds them)."""
+
+    def __init__(self, tracker: InitTracker) -> None:
+        self._tracker: InitTracker | None = tracker
+        self._entries: list[InitEntry] = []
+
+    def entries(self) -> list[InitEntry]:
+        if self._tracker is not None:
+            self._entries = self._tracker.recorded()
+            self._tracker = None
+        return self._entries
 
 
 def _init_flags(root: nn.Module) -> list[tuple[nn.Module, bool]]:
@@ -558,8 +575,8 @@ def recorded_entries(module: nn.Module) -> list[InitEntry]:
     (:data:`UNINITIALIZED` after ``to_empty``).
     """
     stored = module.__dict__.get(_RECORD_ATTR)
-    if stored is not None:
-        return list(stored)
+    if isinstance(stored, _Record):
+        return list(stored.entries())
     empty = bool(module.__dict__.get(_EMPTY_ATTR, False))
     return InitTracker(module, report=True, empty=empty).recorded()
 

@@ -224,3 +224,19 @@ def test_a_random_fill_keyed_init_cannot_key_warns() -> None:
 
     with pytest.warns(UserWarning, match=r"fc\.weight \(bernoulli_"):
         Dropped().init_weights(seed=1)
+
+
+def test_the_init_options_take_a_seed() -> None:
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from hydra_cnn.configs.init import KaimingInitConf
+
+    cfg = OmegaConf.structured(KaimingInitConf)
+    cfg.seed = 1234
+    torch.manual_seed(0)
+    a = build_model(Net, init_cfg=instantiate(cfg))
+    torch.manual_seed(1)
+    b = build_model(Net, init_cfg=cfg)
+    assert_same(weights(a), weights(b))
+    assert a.init_report().seed == 1234
