@@ -105,6 +105,13 @@ def seconds(fn: Any) -> float:
     return time.perf_counter() - start
 
 
+def cpu_seconds(fn: Any) -> float:
+    """CPU seconds of this process spent in ``fn()`` (the machine's other load left out)."""
+    start = time.process_time()
+    fn()
+    return time.process_time() - start
+
+
 def reset(model: nn.Module) -> None:
     for m in model.modules():
         if isinstance(m, BaseModule):
@@ -187,15 +194,18 @@ class Unit(BaseModule):
 
 
 def bench_module_count(repeats: int) -> None:
-    """initialize()/plain loop at 100 and 3,200 modules; the second ratio over the first."""
+    """initialize()/plain loop at 100 and 3,200 modules; the second ratio over the first.
+
+    Process CPU time: each call is short, and wall time on a shared machine is mostly the
+    other processes' load."""
     ratios = {}
     for modules in (100, 3200):
         model = Sequential(*[Unit() for _ in range(modules // 3)])
         count = len(list(model.modules()))
-        result = paired(lambda: seconds(lambda: initialize(model, INIT_CFG)),
-                        lambda: seconds(lambda: plain_init(model)), repeats)
+        result = paired(lambda m=model: cpu_seconds(lambda: initialize(m, INIT_CFG)),
+                        lambda m=model: cpu_seconds(lambda: plain_init(m)), repeats)
         ratios[modules] = result
-        row(f"initialize(), {count} small modules", "torch.nn.init loop", "s", result,
+        row(f"initialize(), {count} small modules", "torch.nn.init loop", "CPU s", result,
             note=f"{result[1] / count * 1e6:.1f} us per module (plain loop "
                  f"{result[0] / count * 1e6:.1f})")
     r100 = statistics.median(ratios[100][2])
@@ -253,13 +263,6 @@ def bench_first_build(repeats: int) -> None:
         max(r["first_mb"] / r["warm_mb"] for r in runs), target="within 5 MB",
         note=f"first minus warm: {med(extra_mb):.1f} MB ({min(extra_mb):.1f}.."
              f"{max(extra_mb):.1f})").emit()
-
-
-def cpu_seconds(fn: Any) -> float:
-    """CPU seconds of this process spent in ``fn()`` (the machine's other load left out)."""
-    start = time.process_time()
-    fn()
-    return time.process_time() - start
 
 
 def sharded_model(width: int, depth: int) -> nn.Module:
@@ -323,7 +326,8 @@ def bench_sharded(width: int, depth: int, repeats: int) -> None:
         "single-process keyed init", "CPU s", base, worst, worst / base,
         min(ranks) / base, worst / base, target="<= 0.6",
         note=f"{n / 1e6:.0f}M parameters, {depth} x Linear({width}, {width}); one thread per "
-             f"process, CPU time (2 processes share 2 busy cores); ranks {', '.join(f'{r:.3f}' for r in ranks)} s").emit()
+             f"process, CPU time (2 processes share 2 busy cores); ranks "
+             f"{', '.join(f'{r:.3f}' for r in ranks)} s").emit()
     torch.set_num_threads(os.cpu_count() or 1)
 
 
