@@ -242,7 +242,8 @@ class InitTracker:
         self._previous: dict[str, InitEntry] = {}
         self.has_dtensor = False
         stored = None if empty else root.__dict__.get(_RECORD_ATTR)
-        previous = stored.entries() if isinstance(stored, _Record) else stored
+        earlier = stored.pending() if isinstance(stored, _Record) else None
+        previous = stored.entries() if isinstance(stored, _Record) and earlier is None else None
         for path, m in root.named_modules(remove_duplicate=False):
             self._paths.setdefault(id(m), path)
         order, self._spans, self._shared = _preorder(root)
@@ -263,7 +264,16 @@ class InitTracker:
                     self.has_dtensor = True
         self._slot_start.append(len(self._slots))
         self._version = _version if self.has_dtensor else _plain_version
-        if previous is not None:  # continue the history of an earlier run
+        if earlier is not None:  # continue an earlier run nobody read: take over its writers
+            origin = self._origin
+            self._previous = {n: e for n, e in earlier._previous.items() if n in origin}
+            self._writer = {n: w for n, w in earlier._writer.items() if n in origin}
+            for n, (w, _) in self._writer.items():
+                origin[n] = w.origin
+            for n, e in self._previous.items():
+                if n not in self._writer:
+                    origin[n] = e.origin
+        elif previous is not None:  # continue the history of an earlier run
             for e in previous:
                 if e.name in self._origin and e.origin != NONE:
                     self._origin[e.name] = e.origin
@@ -521,6 +531,10 @@ class _Record:
     def __init__(self, tracker: InitTracker) -> None:
         self._tracker: InitTracker | None = tracker
         self._entries: list[InitEntry] = []
+
+    def pending(self) -> InitTracker | None:
+        """The tracker, while its entries have not been built."""
+        return self._tracker
 
     def entries(self) -> list[InitEntry]:
         if self._tracker is not None:
