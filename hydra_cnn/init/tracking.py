@@ -394,13 +394,15 @@ class InitTracker:
             self._stack.pop()
             self.sweep(module, writer)
 
-    def run_guarded(self, module: nn.Module, fn: Any, writer: Writer) -> None:
+    def run_guarded(self, module: nn.Module, fn: Any, writer: Writer,
+                    kind: str | None = None) -> None:
         """Run ``fn()`` (a default init or a reset) in a frame for ``writer`` without letting
         it undo what a config, a checkpoint or a user's init wrote under ``module``: such
-        tensors are copied first and restored if the default overwrote them."""
+        tensors are copied first and restored if the default overwrote them. ``kind``
+        (``'buffer'``, for ``reset_running_stats``): only tensors of that kind can change."""
         guard = {
-            name: (t, t.detach().clone()) for name, _, t in self._iter(module)
-            if self._origin.get(name, NONE) in _PROTECTING
+            name: (t, t.detach().clone()) for name, k, t in self._iter(module)
+            if (kind is None or k == kind) and self._origin.get(name, NONE) in _PROTECTING
         }
         self.sweep(module, self._stack[-1] if self._stack else None)
         if self.transactional:
@@ -428,7 +430,8 @@ class InitTracker:
                     k == kind and not self.written(self._names.get(id(t), ""))
                     for _, k, t in _direct_tensors(m)
                 ):
-                    self.run_guarded(m, fn, self.writer_for(m, RESET, method))
+                    self.run_guarded(m, fn, self.writer_for(m, RESET, method),
+                                     kind="buffer" if kind == "buffer" else None)
         left = [n for n, o in self._origin.items() if o == NONE]
         if left and not self.dry_run:
             shown = ", ".join(left[:8]) + (f", ... ({len(left)} in all)" if len(left) > 8 else "")
