@@ -27,7 +27,6 @@ from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 
 from hydra_cnn.init.base_module import BaseModule, check_init_tree, init_subtree, visit_module
-from hydra_cnn.init.report import InitReport, init_report
 from hydra_cnn.init.tracking import (
     NONE,
     RESET,
@@ -89,28 +88,26 @@ def _reset_flags(model: nn.Module) -> None:
 
 
 def _init(model: nn.Module, init_cfg: Any, report: bool, dry_run: bool = False,
-          loads: bool | None = None, seed: int | None = None) -> InitReport:
+          loads: bool | None = None, seed: int | None = None) -> InitTracker:
     """Initialise ``model``; ``loads``: whether its configs load a checkpoint, when already
-    checked (None: check them now)."""
+    checked (None: check them now). Returns the run's tracker."""
     if loads is None:
         loads = _check(model, init_cfg)
     with tracking(model, report=report, dry_run=dry_run, seed=seed,
                   transactional=loads and not dry_run) as tracker:
         _init_root(model, init_cfg, tracker)
-    return init_report(model)
+    return tracker
 
 
-def _uncovered(model: nn.Module, report: InitReport) -> list[str]:
+def _uncovered(tracker: InitTracker) -> list[str]:
     """Tensors the rehearsal left to PyTorch: never written, or parameters only a
     ``reset_parameters`` fallback wrote (buffers a norm layer resets are fine)."""
     out = []
-    for e in report:
-        if e.origin == NONE:
-            out.append(e.name)
-        elif e.origin == RESET:
-            owner = model.get_submodule(e.name.rpartition(".")[0])
-            if not (e.kind == "buffer" and isinstance(owner, _NormBase)):
-                out.append(e.name)
+    for name, kind, owner in tracker.tensor_owners():
+        origin = tracker.origin(name)
+        reset_stats = origin == RESET and kind == "buffer" and isinstance(owner, _NormBase)
+        if origin == NONE or (origin == RESET and not reset_stats):
+            out.append(name)
     return out
 
 
@@ -131,12 +128,12 @@ def _rehearse(model: nn.Module, init_cfg: Any) -> tuple[str | None, bool]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            report = _init(model, init_cfg, report=True, dry_run=True, loads=loads)
+            tracker = _init(model, init_cfg, report=True, dry_run=True, loads=loads)
     except Exception as exc:  # a data-dependent init cannot run on meta tensors
         return f"its init fails on the meta device ({type(exc).__name__}: {exc})", loads
     finally:
         _reset_flags(model)
-    missing = _uncovered(model, report)
+    missing = _uncovered(tracker)
     if missing:
         shown = ", ".join(missing[:8]) + (f", ... ({len(missing)} in all)" if len(missing) > 8 else "")
         return f"the init config does not cover {shown}", loads

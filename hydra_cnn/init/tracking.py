@@ -288,6 +288,16 @@ class InitTracker:
         """The qualified name of a tensor of the model (None for any other tensor)."""
         return self._names.get(id(t))
 
+    def origin(self, name: str) -> str:
+        """The origin of the last write to ``name`` (``'none'`` if nothing wrote it)."""
+        return self._origin.get(name, NONE)
+
+    def tensor_owners(self) -> Iterator[tuple[str, str, nn.Module]]:
+        """``(name, kind, owning module)`` of every tensor of the model, once each."""
+        for slot in self._slots:
+            if not slot.dup:
+                yield slot.name, slot.kind, slot.owner
+
     def written(self, name: str) -> bool:
         """Whether ``name`` has been written by anything so far."""
         return self._origin.get(name, NONE) != NONE
