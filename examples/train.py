@@ -5,6 +5,7 @@
     python examples/train.py -m model/norm=bn,gn,ln2d model/act=relu,gelu   # 6 jobs + a summary
     python examples/train.py -m hydra/sweeper=optuna_search          # Optuna: best accuracy
     python examples/train.py model/init=xavier train.steps=50
+    python examples/train.py model.init_cfg.seed=1234               # keyed init: same weights on any route
     python examples/train.py model.pretrained=/path/to/ckpt-1234abcd.pth
     python examples/train.py --cfg job                              # the typed, composed config
     python examples/train.py --config-name vit model/act=relu       # a small ViT (SimpleViT)

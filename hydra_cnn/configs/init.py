@@ -1,11 +1,13 @@
 """Structured configs for the initializers: the options of the ``init`` config group.
 
 Each dataclass mirrors its initializer's constructor (``KaimingInitConf`` <-> ``KaimingInit``)
-and adds two keys that :func:`hydra_cnn.make_init` (the ``_target_``) handles:
+and adds keys that :func:`hydra_cnn.make_init` (the ``_target_``) handles:
 
 - ``override``: mmcv's ``override`` entries (``dict(name='fc', type='Normal', std=0.01)``);
 - ``norm``: init configs applied after the main one. The shipped options use it to keep
-  normalization layers at weight 1, bias 0.
+  normalization layers at weight 1, bias 0;
+- ``seed``: keyed init for this config, its ``norm`` and its ``override`` entries (default
+  null: the global RNG, or the seed the caller passed to ``initialize``/``init_weights``).
 
 Defaults make an option useful on its own: ``layer`` lists every conv, transposed conv and
 linear class (:data:`DEFAULT_INIT_LAYERS`; subclasses match too, since ``layer`` is matched
@@ -85,6 +87,7 @@ class ConstantInitConf:
     bias_prob: Optional[float] = None
     layer: Any = field(default_factory=_conv_linear)
     override: Any = None
+    seed: Optional[int] = None
     norm: Any = field(default_factory=_norm_ones)
 
 
@@ -103,6 +106,7 @@ class XavierInitConf:
     bias_prob: Optional[float] = None
     layer: Any = field(default_factory=_conv_linear)
     override: Any = None
+    seed: Optional[int] = None
     norm: Any = field(default_factory=_norm_ones)
 
 
@@ -121,6 +125,7 @@ class NormalInitConf:
     bias_prob: Optional[float] = None
     layer: Any = field(default_factory=_conv_linear)
     override: Any = None
+    seed: Optional[int] = None
     norm: Any = field(default_factory=_norm_ones)
 
 
@@ -141,6 +146,7 @@ class TruncNormalInitConf:
     bias_prob: Optional[float] = None
     layer: Any = field(default_factory=_conv_linear)
     override: Any = None
+    seed: Optional[int] = None
     norm: Any = field(default_factory=_norm_ones)
 
 
@@ -159,6 +165,7 @@ class UniformInitConf:
     bias_prob: Optional[float] = None
     layer: Any = field(default_factory=_conv_linear)
     override: Any = None
+    seed: Optional[int] = None
     norm: Any = field(default_factory=_norm_ones)
 
 
@@ -179,6 +186,7 @@ class KaimingInitConf:
     bias_prob: Optional[float] = None
     layer: Any = field(default_factory=_conv_linear)
     override: Any = None
+    seed: Optional[int] = None
     norm: Any = field(default_factory=_norm_ones)
 
 
@@ -195,6 +203,7 @@ class Caffe2XavierInitConf:
     bias_prob: Optional[float] = None
     layer: Any = field(default_factory=_conv_linear)
     override: Any = None
+    seed: Optional[int] = None
     norm: Any = field(default_factory=_norm_ones)
 
 

@@ -171,6 +171,8 @@ class BaseInit(Initializer):
         name = type(self).__name__
         if isinstance(bias, bool) or not isinstance(bias, numbers.Real):
             raise TypeError(f"{name}: bias must be a number, but got {type(bias).__name__}: {bias!r}")
+        if not math.isfinite(bias):
+            raise ValueError(f"{name}: bias must be a finite number, but got {bias!r}")
         if bias_prob is not None:
             if not isinstance(bias_prob, float):
                 raise TypeError(
@@ -275,6 +277,18 @@ class BaseInit(Initializer):
                     "an init without fans (Constant, Normal, Uniform, TruncNormal)."
                 )
 
+    def touched(self, module: nn.Module) -> list[Any] | None:
+        """The weights and biases of the layers it initialises in ``module``."""
+        if not self.applies_by_itself():
+            return []
+        out = []
+        for _, m in self._named_matches(module)[0]:
+            for attr in ("weight", "bias"):
+                t = getattr(m, attr, None)
+                if isinstance(t, torch.Tensor):
+                    out.append(t)
+        return out
+
     def _warn_unmatched(self, module: nn.Module, missing: list[str], any_found: bool) -> None:
         known = _module_class_names()
         where = type(module).__name__
@@ -327,8 +341,7 @@ class ConstantInit(BaseInit):
 
     def __init__(self, val: float, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if isinstance(val, bool) or not isinstance(val, numbers.Real):
-            raise TypeError(f"ConstantInit: val must be a number, but got {val!r}")
+        _number("ConstantInit", "val", val)
         self.val: float = val
 
     def init_module(self, module: nn.Module) -> None:
@@ -611,6 +624,10 @@ class PretrainedInit(Initializer):
 
     def _get_init_info(self) -> str:
         return f"{type(self).__name__}: load from {self.checkpoint}"
+
+    def touched(self, module: nn.Module) -> list[Any] | None:
+        """Nothing to snapshot: a failing ``load_checkpoint`` leaves the model unchanged."""
+        return []
 
     def __call__(self, module: nn.Module) -> None:
         tracker = active_tracker()

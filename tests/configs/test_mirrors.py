@@ -34,7 +34,7 @@ HYDRA_FIELDS = {"_target_", "_partial_", "type"}
 # builder adapts them (hydra_cnn.bricks.torch_compat), so the config is the same on every torch
 NEWER_THAN_TORCH = {"layers/norm": {"bias"}}
 RUNTIME_ONLY = {"process_group"}
-INIT_EXTRAS = {"override", "norm"}  # make_init reads them; not initializer arguments
+INIT_EXTRAS = {"override", "norm", "seed"}  # make_init reads them; not initializer arguments
 
 
 def _target_class(conf: Any) -> Any:
