@@ -5,7 +5,7 @@
     python examples/train.py -m model/norm=bn,gn,ln2d model/act=relu,gelu   # 6 jobs + a summary
     python examples/train.py -m hydra/sweeper=optuna_search          # Optuna: best accuracy
     python examples/train.py model/init=xavier train.steps=50
-    python examples/train.py model.init_cfg.seed=1234               # keyed init: same weights on any route
+    python examples/train.py init_seed=1234      # keyed init: the same weights on any route or rank count
     python examples/train.py model.pretrained=/path/to/ckpt-1234abcd.pth
     python examples/train.py --cfg job                              # the typed, composed config
     python examples/train.py --config-name vit model/act=relu       # a small ViT (SimpleViT)
@@ -92,17 +92,11 @@ def _seed_kwargs(cfg: DictConfig) -> dict[str, Any]:
 
     With ``init_seed`` set, every tensor's values depend only on the seed and its name (the
     same weights on one process or sharded over any number of ranks); null uses the global
-    RNG seeded by ``seed``. A hydra_cnn without keyed init refuses a set ``init_seed``.
+    RNG seeded by ``seed``. A ``seed`` inside one init config (``model.init_cfg.seed``) keys
+    that config only and wins over ``init_seed``.
     """
     seed = cfg.get("init_seed")
-    if seed is None:
-        return {}
-    import inspect
-
-    if "seed" not in inspect.signature(hydra_cnn.initialize).parameters:
-        raise ValueError(f"init_seed={seed} needs keyed init (hydra_cnn.initialize(..., "
-                         f"seed=)), which this hydra_cnn version lacks; set init_seed=null")
-    return {"seed": int(seed)}
+    return {} if seed is None else {"seed": int(seed)}
 
 
 def _build(cfg: DictConfig, device: Any) -> Any:
