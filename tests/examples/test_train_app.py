@@ -318,3 +318,22 @@ def test_torchrun_fsdp_shards_loads_pretrained_and_saves_from_rank_0(tmp_path: P
     load_checkpoint(loaded, str(out / "model.pth"), strict=True, logger="silent")
     for key, value in plain.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value), key
+
+
+def test_init_seed_gives_the_same_weights_in_one_process_and_sharded_over_two(tmp_path: Path) -> None:
+    """``init_seed=`` (keyed init): the example app's starting weights do not depend on the route
+    (meta build in one process, or FSDP2 over 2 ranks); steps=0 saves them as initialised."""
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    assert torchrun is not None
+    args = ("init_seed=1234", "train.steps=0", "train.save=full", "data.num_test=16")
+    plain, sharded = tmp_path / "plain", tmp_path / "fsdp"
+    res = _run(*args, f"hydra.run.dir={plain}", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    res = _run("dist=fsdp", *args, f"hydra.run.dir={sharded}", cwd=tmp_path,
+               cmd=[torchrun, "--standalone", "--nproc_per_node=2"])
+    assert res.returncode == 0, res.stderr[-3000:]
+    one = torch.load(plain / "model.pth", weights_only=True)["state_dict"]
+    two = torch.load(sharded / "model.pth", weights_only=True)["state_dict"]
+    assert one.keys() == two.keys()
+    assert [k for k in one if not torch.equal(one[k], two[k])] == []
+    assert "seed 1234" in (sharded / "init_report.txt").read_text()
