@@ -68,7 +68,6 @@ from hydra_cnn.configs.plugins import (
 )
 from hydra_cnn.configs.store import register_configs, store_option
 from hydra_cnn.configs.table import (
-    GROUP_REGISTRY,
     builtin_confs,
     field_types,
     option_table,
@@ -76,7 +75,7 @@ from hydra_cnn.configs.table import (
 )
 
 __all__ = [  # noqa: F405 (the dataclasses come from layers.py)
-    "GROUP_REGISTRY", "LAYER_CONFS", "MISSING", "builtin_confs", "field_types", "option_table",
+    "LAYER_CONFS", "MISSING", "builtin_confs", "field_types", "option_table",
     "register_configs", "schema_for",
     "BNConf", "BN1dConf", "BN2dConf", "BN3dConf", "BilinearUpsampleConf", "ClampConf",
     "ClipConf", "Conv1dConf", "Conv2dAdaptivePaddingConf", "Conv2dConf", "Conv3dConf",

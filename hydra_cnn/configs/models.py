@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional
 
 from hydra_cnn.common import MISSING
+from hydra_cnn.configs.base import confs_of, group_of, partial_of, target_of
 
 # ruff: noqa: UP045  (Optional[...] reads better in config schemas and OmegaConf supports it)
 
@@ -43,13 +44,20 @@ def _relu() -> dict[str, Any]:
     return {"type": "ReLU"}
 
 
+@dataclass
+class _ModelFamily:
+    """The model family's config group, ``_target_`` and ``_partial_``, from the family table."""
+
+    _group_: ClassVar[str] = group_of("model")
+    _option_: ClassVar[str] = ""
+    _target_: str = target_of("model")
+    _partial_: bool = partial_of("model")
+    type: str = MISSING
+
+
 # --- ResNet -----------------------------------------------------------------------------------
 @dataclass
-class _ResNetCommon:
-    _group_: ClassVar[str] = "model"
-    _option_: ClassVar[str] = ""
-    _target_: str = "hydra_cnn.make_model"
-    _partial_: bool = False
+class _ResNetCommon(_ModelFamily):
     type: str = "ResNet"
     depth: int = MISSING
     in_channels: int = 3
@@ -159,13 +167,10 @@ class ResNet152Conf(ResNetConf):
 
 # --- VGG --------------------------------------------------------------------------------------
 @dataclass
-class VGGConf:
+class VGGConf(_ModelFamily):
     """``VGG``: depth 11/13/16/19, optional batch norm and torchvision's head."""
 
-    _group_: ClassVar[str] = "model"
     _option_: ClassVar[str] = "vgg"
-    _target_: str = "hydra_cnn.make_model"
-    _partial_: bool = False
     type: str = "VGG"
     depth: int = MISSING
     with_bn: bool = False
@@ -223,8 +228,5 @@ class VGG19Conf(VGGConf):
 
 # Presets first: where a lookup keys configs by (group, type), the general class, listed
 # after its presets, is the one kept.
-CONFS: tuple[type, ...] = (
-    ResNet18Conf, ResNet34Conf, ResNet50Conf, ResNet101Conf, ResNet152Conf,
-    VGG11Conf, VGG13Conf, VGG16Conf, VGG19Conf,
-    ResNetConf, ResNetV1cConf, ResNetV1dConf, VGGConf,
-)
+CONFS: tuple[type, ...] = confs_of(__name__)
+"""The option dataclasses of this module, in definition order."""

@@ -5,31 +5,34 @@ from __future__ import annotations
 import dataclasses
 import functools
 import typing
+from types import ModuleType
 from typing import Any
 
-from hydra_cnn.configs import blocks, init, models, plugins
+from hydra_cnn.configs import blocks, init, layers, models, plugins
 from hydra_cnn.configs.auto import user_conf, user_confs
-from hydra_cnn.configs.layers import LAYER_CONFS
-from hydra_cnn.families import FAMILIES
+from hydra_cnn.configs.base import confs_of
 
-__all__ = ["GROUP_REGISTRY", "builtin_confs", "field_types", "option_table", "schema_for"]
+__all__ = ["builtin_confs", "field_types", "option_table", "schema_for"]
 
-# config group -> name of the registry (in hydra_cnn.registry) whose types its options select,
-# read from the family table
-GROUP_REGISTRY: dict[str, str] = {
-    f.group: f.registry for f in FAMILIES.values() if f.group is not None and f.registry is not None
-}
+# the modules whose dataclasses are hydra_cnn's shipped options
+_MODULES: tuple[ModuleType, ...] = (layers, plugins, blocks, init, models)
+
+
+@functools.cache
+def _builtin() -> tuple[type, ...]:
+    return tuple(conf for module in _MODULES for conf in confs_of(module.__name__))
+
 
 def builtin_confs() -> list[type]:
-    """Every shipped structured config class: layers, blocks, initializers, models."""
-    return [*LAYER_CONFS, *plugins.CONFS, *blocks.CONFS, *init.CONFS, *models.CONFS]
+    """Every shipped structured config class: layers, blocks, initializers, models (each module's
+    dataclasses with an ``_option_`` name, so a new one needs no list edited)."""
+    return list(_builtin())
 
 
 def option_table() -> list[tuple[str, str, type]]:
     """``(group, option, dataclass)`` for every option: shipped ones, then user-registered ones."""
     confs: list[Any] = [*builtin_confs(), *user_confs()]
-    rows = [(c._group_, c._option_, c) for c in confs]
-    return rows
+    return [(c._group_, c._option_, c) for c in confs]
 
 
 @functools.cache
