@@ -23,6 +23,8 @@ __all__ = [
     "conf_dir",
     "did_you_mean",
     "is_missing",
+    "snake_case",
+    "to_plain",
 ]
 
 __version__ = "0.1.0"
@@ -75,6 +77,43 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """``" Did you mean 'X'?"`` for the closest candidate, or ``""`` when none is close."""
     hit = closest_match(name, candidates)
     return f" Did you mean {hit!r}?" if hit else ""
+
+
+# acronyms that mix cases, kept in one piece (ReLU, not re_lu), as the shipped options name them
+_WORDS = ("PReLU", "RReLU", "ReLU", "GELU", "SiLU", "ELU")
+
+
+def snake_case(name: str) -> str:
+    """The snake_case of a class name, as hydra_cnn's option names and plugin names use it.
+
+    ``MyUpsample`` -> ``my_upsample``, ``FancyReLU`` -> ``fancy_relu`` (acronyms that mix
+    cases stay whole, as in the shipped ``leaky_relu``), ``GN2`` -> ``gn2``,
+    ``ConvWS`` -> ``conv_ws``.
+    """
+    import re
+
+    for word in _WORDS:
+        name = name.replace(word, word.capitalize())
+    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    s = re.sub(r"([a-z\d])([A-Z])", r"\1_\2", s)
+    return re.sub(r"[^0-9a-zA-Z]+", "_", s).strip("_").lower()
+
+
+def to_plain(value: Any, *, structured: bool = False) -> Any:
+    """An OmegaConf container as plain Python data (resolved; ``???`` kept); anything else as it
+    is. With ``structured``, a dataclass instance or class is converted too."""
+    import dataclasses
+
+    if type(value).__module__.startswith("omegaconf"):
+        from omegaconf import OmegaConf
+
+        return OmegaConf.to_container(value, resolve=True, throw_on_missing=False)
+    if structured and dataclasses.is_dataclass(value):
+        from omegaconf import OmegaConf
+
+        return OmegaConf.to_container(OmegaConf.structured(value), resolve=True,
+                                      throw_on_missing=False)
+    return value
 
 
 def conf_dir() -> Path:

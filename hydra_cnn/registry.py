@@ -52,6 +52,7 @@ from hydra_cnn.common import (
     closest_match,
     did_you_mean,
     is_missing,
+    to_plain,
 )
 from hydra_cnn.families import FAMILIES, Family, declare_family
 
@@ -436,15 +437,6 @@ def _is_omegaconf(obj: Any) -> bool:
     return type(obj).__module__.startswith("omegaconf")
 
 
-def _plain(value: Any) -> Any:
-    """Turn OmegaConf containers into plain Python values (leave everything else)."""
-    if _is_omegaconf(value):
-        from omegaconf import OmegaConf
-
-        return OmegaConf.to_container(value, resolve=True, throw_on_missing=False)
-    return value
-
-
 def _to_args_and_dict(cfg: Any, what: str) -> tuple[tuple[Any, ...], dict[str, Any], str | None]:
     args: tuple[Any, ...] = ()
     path: str | None = None
@@ -459,13 +451,13 @@ def _to_args_and_dict(cfg: Any, what: str) -> tuple[tuple[Any, ...], dict[str, A
         args = tuple(cfg.args)
     elif isinstance(cfg, Mapping):
         if _is_omegaconf(cfg):
-            data = dict(_plain(cfg))
+            data = dict(to_plain(cfg))
             path = cfg._get_full_key(None) or None  # type: ignore[attr-defined]
         else:
             data = dict(cfg)
     elif dataclasses.is_dataclass(cfg):
         inst = cfg() if isinstance(cfg, type) else cfg
-        data = {f.name: _plain(getattr(inst, f.name)) for f in dataclasses.fields(inst)}
+        data = {f.name: to_plain(getattr(inst, f.name)) for f in dataclasses.fields(inst)}
     else:
         raise TypeError(
             f"{what} must be a dict with a 'type' key, a DictConfig, a structured config "

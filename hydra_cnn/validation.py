@@ -20,20 +20,39 @@ from typing import Any
 
 import hydra_cnn.configs  # noqa: F401  (value types for the checks)
 import hydra_cnn.registry as reg_mod
-from hydra_cnn.common import closest_match, is_missing
+from hydra_cnn.common import closest_match, is_missing, to_plain
 from hydra_cnn.families import FAMILIES
 from hydra_cnn.registry import Registry, check_kwargs, check_values
 
 __all__ = ["ConfigValidationError", "validate"]
 
-# mmcv-style dict arguments (norm_cfg, act_cfg, ...) -> the registry their ``type`` is looked
-# up in, from the family table
-_CFG_ARGS = {arg: f.registry for f in FAMILIES.values() if f.registry for arg in f.cfg_args}
-# targets that build conv feature maps: an nn.LayerNorm norm there is refused (use LN2d)
-_CONV_TARGETS = frozenset({
-    "hydra_cnn.make_model", "hydra_cnn.ResNet", "hydra_cnn.ResNetV1c", "hydra_cnn.ResNetV1d",
-    "hydra_cnn.VGG", "hydra_cnn.ConvModule", "hydra_cnn.DepthwiseSeparableConvModule",
-})
+
+
+def _cfg_arg_registry(key: str) -> Registry | None:
+    """The registry an mmcv-style dict argument (``norm_cfg``, ``attn_cfg``...) is looked up in:
+    the family whose ``cfg_args`` name it, from the family table (families declared later
+    included)."""
+    for family in FAMILIES.values():
+        if key in family.cfg_args:
+            return reg_mod.family_registry(family)
+    return None
+
+
+# the families whose members build conv feature maps (an nn.LayerNorm norm there is refused)
+_CONV_MAP_FAMILIES = ("model", "plugin")
+
+
+def _builds_conv_maps(target: Any) -> bool:
+    """Whether ``target`` (a located ``_target_``) is a model or a conv block: a member of the
+    ``MODELS`` or ``PLUGIN_LAYERS`` registry (ConvModule and the block options' classes are
+    plugin members), or those registries' factories."""
+    for name in _CONV_MAP_FAMILIES:
+        reg = reg_mod.family_registry(name)
+        if getattr(target, "_hydra_cnn_registry_", None) is reg:
+            return True
+        if any(member is target for member in reg.module_dict.values()):
+            return True
+    return False
 
 
 class ConfigValidationError(TypeError, ValueError, KeyError):
@@ -52,15 +71,6 @@ class ConfigValidationError(TypeError, ValueError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
-
-
-def _to_plain(cfg: Any) -> Any:
-    if type(cfg).__module__.startswith("omegaconf") or dataclasses.is_dataclass(cfg):
-        from omegaconf import OmegaConf
-
-        node = OmegaConf.structured(cfg) if dataclasses.is_dataclass(cfg) else cfg
-        return OmegaConf.to_container(node, resolve=True, throw_on_missing=False)
-    return cfg
 
 
 @functools.lru_cache(maxsize=256)
@@ -106,7 +116,7 @@ def _check_target(node: Mapping[str, Any], where: str, problems: list[str]) -> N
     registry = getattr(target, "_hydra_cnn_registry_", None)
     if isinstance(registry, Registry):
         _check_registry_node(registry, node, where, problems)
-        if registry is reg_mod.MODELS:
+        if _builds_conv_maps(target):
             _check_no_layernorm(node, where, problems)
         return
     try:
@@ -132,10 +142,10 @@ def _check_target(node: Mapping[str, Any], where: str, problems: list[str]) -> N
     except TypeError as exc:
         problems.append(f"{where}: {path}: {exc}")
     for key, value in present.items():
-        reg_name = _CFG_ARGS.get(key)
-        if reg_name and isinstance(value, Mapping) and "_target_" not in value:
-            _check_registry_node(getattr(reg_mod, reg_name), value, f"{where}.{key}", problems)
-    if path in _CONV_TARGETS or path.split(".")[-1] in {t.split(".")[-1] for t in _CONV_TARGETS}:
+        reg = _cfg_arg_registry(key)
+        if reg is not None and isinstance(value, Mapping) and "_target_" not in value:
+            _check_registry_node(reg, value, f"{where}.{key}", problems)
+    if _builds_conv_maps(target):
         _check_no_layernorm(present, where, problems)
 
 
@@ -203,7 +213,7 @@ def validate(cfg: Any) -> int:
             f"but got {type(cfg).__name__}: {cfg!r}"
         )
     try:
-        plain = _to_plain(cfg)
+        plain = to_plain(cfg, structured=True)
     except RecursionError:
         raise ConfigValidationError(["<root>: the config nests too deeply to read"]) from None
     problems: list[str] = []

@@ -38,12 +38,12 @@ INIT_EXTRAS = {"override", "norm"}  # make_init reads them; not initializer argu
 def _target_class(conf: Any) -> Any:
     family = family_for_group(conf._group_)
     assert family is not None
-    if family.registry is None:  # blocks target their class directly
+    if family.target is None:  # blocks target their class directly
         module, _, name = conf._target_.rpartition(".")
         import importlib
 
         return getattr(importlib.import_module(module), name)
-    cls = getattr(registry, family.registry).get(conf.type)
+    cls = registry.family_registry(family).get(conf.type)
     assert cls is not None, f"{conf.__name__}: type {conf.type!r} is not registered"
     return cls
 
