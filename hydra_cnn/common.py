@@ -7,7 +7,7 @@ every other module may import it: it is the bottom of the import stack
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ __all__ = [
     "conf_dir",
     "did_you_mean",
     "is_missing",
+    "lazy_exports",
     "snake_case",
     "to_plain",
 ]
@@ -136,3 +137,45 @@ def brief(value: Any, limit: int = 80) -> str:
     shorter.maxlevel, shorter.maxstring, shorter.maxother = 3, limit, limit
     shorter.maxdict = shorter.maxlist = shorter.maxtuple = 6
     return shorter.repr(value)
+
+
+def lazy_exports(
+    package: str, exports: Mapping[str, str], moved: Mapping[str, str] | None = None,
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """``(__getattr__, __dir__)`` for a package whose public names are imported on first use.
+
+    Args:
+        package: the package's dotted name (for messages and the cache).
+        exports: public name -> the module that defines it.
+        moved: a name that left the package's surface -> the module it lives in now; using it
+            still works for one release, with a ``DeprecationWarning`` naming the new home.
+    """
+    import importlib
+    import sys
+
+    moved = dict(moved or {})
+
+    def __getattr__(name: str) -> Any:
+        module = exports.get(name)
+        if module is not None:
+            value = getattr(importlib.import_module(module), name)
+            setattr(sys.modules[package], name, value)  # later lookups skip __getattr__
+            return value
+        home = moved.get(name)
+        if home is not None:
+            import warnings
+
+            warnings.warn(
+                f"{package}.{name} is deprecated and will be removed in the next release; "
+                f"import it from {home} instead",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            return getattr(importlib.import_module(home), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        return sorted(set(vars(sys.modules[package])) | set(exports))
+
+    return __getattr__, __dir__
+

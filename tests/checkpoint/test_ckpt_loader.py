@@ -16,13 +16,12 @@ import pytest
 import torch
 from torch import nn
 
+from hydra_cnn.checkpoint.loader import _load_checkpoint, _load_checkpoint_with_prefix
 from hydra_cnn.checkpoint import (
     CheckpointLoader,
     LoadReport,
     StrictLoadError,
     UnsafeCheckpointError,
-    _load_checkpoint,
-    _load_checkpoint_with_prefix,
     get_state_dict,
     load_checkpoint,
     load_from_local,
