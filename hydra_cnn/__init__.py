@@ -47,7 +47,7 @@ _BY_MODULE: dict[str, tuple[str, ...]] = {
         "NonLocal1d", "NonLocal2d", "NonLocal3d",
     ),
     "hydra_cnn.bricks.norm": (
-        "build_norm_layer", "is_norm", "LayerNorm2d", "make_norm",
+        "build_norm_layer", "infer_abbr", "is_norm", "LayerNorm2d", "make_norm",
     ),
     "hydra_cnn.bricks.padding": (
         "build_padding_layer", "make_padding",
@@ -152,7 +152,6 @@ MOVED: dict[str, str] = {
     "_load_checkpoint": "hydra_cnn.checkpoint.loader",
     "_load_checkpoint_with_prefix": "hydra_cnn.checkpoint.loader",
     "drop_path": "hydra_cnn.bricks.dropout",
-    "infer_abbr": "hydra_cnn.bricks.norm",
     "infer_plugin_abbr": "hydra_cnn.bricks.plugin",
 }
 

@@ -88,6 +88,7 @@ from hydra_cnn.bricks.norm import (
 )
 from hydra_cnn.bricks.norm import (
     build_norm_layer as build_norm_layer,
+    infer_abbr as infer_abbr,
 )
 from hydra_cnn.bricks.norm import (
     is_norm as is_norm,

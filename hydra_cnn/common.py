@@ -151,6 +151,7 @@ def lazy_exports(
             still works for one release, with a ``DeprecationWarning`` naming the new home.
     """
     import importlib
+    import importlib.util
     import sys
 
     moved = dict(moved or {})
@@ -172,6 +173,8 @@ def lazy_exports(
                 stacklevel=2,
             )
             return getattr(importlib.import_module(home), name)
+        if not name.startswith("_") and importlib.util.find_spec(f"{package}.{name}") is not None:
+            return importlib.import_module(f"{package}.{name}")  # a subpackage: hydra_cnn.configs
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     def __dir__() -> list[str]:

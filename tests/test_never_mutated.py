@@ -13,8 +13,7 @@ from torch import nn
 
 import hydra_cnn
 from hydra_cnn.configs import GNConf, LeakyReLUConf
-from tests.bricks.cases import CASES, case_id
-from tests.bricks.cases import build
+from tests.bricks.cases import CASES, build, case_id
 
 
 class _Net(nn.Module):

@@ -52,6 +52,14 @@ def test_every_exported_name_imports_from_its_module(package: object) -> None:
     assert set(exports) <= set(dir(package))
 
 
+def test_checkpoint_type_checking_imports_match_its_exports() -> None:
+    tree = ast.parse(Path(hydra_cnn.checkpoint.__file__).read_text())
+    block = next(n for n in tree.body if isinstance(n, ast.If) and "TYPE_CHECKING" in ast.unparse(n.test))
+    declared = {a.asname or a.name: node.module for node in block.body
+                if isinstance(node, ast.ImportFrom) for a in node.names}
+    assert declared == hydra_cnn.checkpoint.EXPORTS
+
+
 def test_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'build_norm_layr'"):
         hydra_cnn.build_norm_layr  # noqa: B018
@@ -91,7 +99,8 @@ def test_readme_lists_every_builtin_layer_type() -> None:
 def test_configs_doc_lists_every_builtin_layer_option() -> None:
     text = (ROOT / "docs" / "configs.md").read_text()
     listed = set(re.findall(r"\w+", text[text.index("Option names"):text.index("## Your own")]))
-    for group, option, _ in configs.option_table():
+    for conf in configs.builtin_confs():
+        group, option = conf._group_, conf._option_  # type: ignore[attr-defined]
         if group in ("layers/conv", "layers/norm", "layers/act", "layers/upsample",
                      "layers/padding"):
             assert option in listed, f"docs/configs.md's option list lacks {group}/{option}"

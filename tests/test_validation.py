@@ -16,7 +16,7 @@ def _norm(**kw: Any) -> dict[str, Any]:
 
 
 def test_valid_configs_pass() -> None:
-    assert hydra_cnn.validate(hydra_cnn.GNConf(num_groups=2)) == 1
+    assert hydra_cnn.validate(hydra_cnn.configs.GNConf(num_groups=2)) == 1
     cfg = OmegaConf.create({"model": {"norm": _norm(num_groups=4), "act": {
         "_target_": "hydra_cnn.make_act", "_partial_": True, "type": "LeakyReLU"}}})
     assert hydra_cnn.validate(cfg) == 2

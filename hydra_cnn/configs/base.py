@@ -22,7 +22,7 @@ def confs_of(module: str) -> tuple[type, ...]:
     return tuple(
         obj for obj in vars(sys.modules[module]).values()
         if isinstance(obj, type) and dataclasses.is_dataclass(obj)
-        and obj.__module__ == module and getattr(obj, "_option_", "")
+        and obj.__module__ == module and bool(getattr(obj, "_option_", None))
     )
 
 

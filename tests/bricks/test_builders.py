@@ -16,7 +16,6 @@ from hydra_cnn.registry import ACTIVATION_LAYERS, CONV_LAYERS, NORM_LAYERS
 from tests.bricks.cases import CASES, Case, build, case_id
 
 
-
 def _registry(case: Case) -> Any:
     from hydra_cnn import registry
 

@@ -9,7 +9,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-import hydra_cnn
 from hydra_cnn import configs
 from tests.bricks.cases import CASES, build
 

@@ -16,7 +16,6 @@ import pytest
 import torch
 from torch import nn
 
-from hydra_cnn.checkpoint.loader import _load_checkpoint, _load_checkpoint_with_prefix
 from hydra_cnn.checkpoint import (
     CheckpointLoader,
     LoadReport,
@@ -28,6 +27,7 @@ from hydra_cnn.checkpoint import (
     load_state_dict,
     save_checkpoint,
 )
+from hydra_cnn.checkpoint.loader import _load_checkpoint, _load_checkpoint_with_prefix
 from tests.checkpoint.ckpt_helpers import (
     assert_model_unchanged,
     checkpoint_bytes,
