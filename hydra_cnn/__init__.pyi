@@ -88,6 +88,8 @@ from hydra_cnn.bricks.norm import (
 )
 from hydra_cnn.bricks.norm import (
     build_norm_layer as build_norm_layer,
+)
+from hydra_cnn.bricks.norm import (
     infer_abbr as infer_abbr,
 )
 from hydra_cnn.bricks.norm import (
