@@ -5,22 +5,37 @@ from __future__ import annotations
 import dataclasses
 import functools
 import typing
-from types import ModuleType
+import importlib
+import pkgutil
 from typing import Any
 
-from hydra_cnn.configs import blocks, init, layers, models, plugins
 from hydra_cnn.configs.auto import user_conf, user_confs
 from hydra_cnn.configs.base import confs_of
 
 __all__ = ["builtin_confs", "field_types", "option_table", "schema_for"]
 
-# the modules whose dataclasses are hydra_cnn's shipped options
-_MODULES: tuple[ModuleType, ...] = (layers, plugins, blocks, init, models)
+# the modules of this package that hold only machinery, no options
+_MACHINERY = frozenset({"auto", "base", "store", "table", "yaml_files"})
+# the order the options are listed in (any other module of the package follows, by name)
+_ORDER = ("layers", "plugins", "blocks", "init", "models")
+
+
+def _option_modules() -> list[str]:
+    """Every module of :mod:`hydra_cnn.configs` that may define options (a new one, e.g. for a
+    new built-in family, is picked up without a list to edit)."""
+    here = __name__.rpartition(".")[0]
+    found = {m.name for m in pkgutil.iter_modules(importlib.import_module(here).__path__)}
+    names = [n for n in _ORDER if n in found] + sorted(found - _MACHINERY - set(_ORDER))
+    return [f"{here}.{n}" for n in names]
 
 
 @functools.cache
 def _builtin() -> tuple[type, ...]:
-    return tuple(conf for module in _MODULES for conf in confs_of(module.__name__))
+    confs = []
+    for module in _option_modules():
+        importlib.import_module(module)
+        confs.extend(confs_of(module))
+    return tuple(confs)
 
 
 def builtin_confs() -> list[type]:
