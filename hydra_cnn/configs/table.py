@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import typing
 import importlib
 import pkgutil
+import typing
 from typing import Any
 
 from hydra_cnn.configs.auto import user_conf, user_confs
@@ -31,7 +31,7 @@ def _option_modules() -> list[str]:
 
 @functools.cache
 def _builtin() -> tuple[type, ...]:
-    confs = []
+    confs: list[type] = []
     for module in _option_modules():
         importlib.import_module(module)
         confs.extend(confs_of(module))
