@@ -31,6 +31,8 @@ SCRIPTS: list[tuple[str, list[str], list[str]]] = [
     ("bench_conv_module.py", ["--compile", "--repeats", "7"], ["--repeats", "5"]),
     ("bench_init.py", [], ["--quick"]),
     ("bench_checkpoint.py", [], ["--quick"]),
+    ("bench_complexity.py", [], ["--quick"]),
+    ("bench_sharded.py", [], ["--quick"]),
 ]
 
 

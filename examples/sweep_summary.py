@@ -5,6 +5,9 @@ and ``.hydra/overrides.yaml`` from the sweep directory, so it works with every l
 joblib, submitit) and sweeper (basic, Optuna). A job without ``metrics.json`` is listed as
 failed (an Optuna study goes on past a failing trial). Labels show only the overrides that
 differ between jobs, with floats to 3 significant digits; the best job is named at the end.
+Each job's params and FLOPs (from its ``metrics.json``) are columns of the table and keys of
+``summary.json``; ``accuracy.png`` labels each bar with its accuracy and, beside the bars, plots
+accuracy against GFLOPs.
 """
 
 from __future__ import annotations
@@ -78,11 +81,12 @@ def summarize(sweep_dir: Path) -> list[dict[str, Any]]:
         rows.append(row)
 
     width = max(len(r["label"]) for r in rows)
-    print(f"\n{'job':>4}  {'overrides':<{width}}  accuracy  loss    seconds")
+    print(f"\n{'job':>4}  {'overrides':<{width}}  accuracy  loss    seconds  params    GFLOPs")
     for r in rows:
         if r["status"] == "ok":
             print(f"{r['job']:>4}  {r['label']:<{width}}  {r['test_accuracy']:8.3f}  "
-                  f"{r['final_loss']:6.3f}  {r['train_seconds']:7.1f}")
+                  f"{r['final_loss']:6.3f}  {r['train_seconds']:7.1f}  "
+                  f"{_params(r):>8}  {_gflops(r):>6}")
         else:
             print(f"{r['job']:>4}  {r['label']:<{width}}  {'failed':>8}")
     fixed = [short_value(o) for o in jobs[0][1] if o in common]
@@ -100,6 +104,16 @@ def summarize(sweep_dir: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _params(row: dict[str, Any]) -> str:
+    n = row.get("parameters")
+    return "-" if n is None else f"{n / 1e6:.2f} M"
+
+
+def _gflops(row: dict[str, Any]) -> str:
+    flops = row.get("flops")
+    return "-" if flops is None else f"{flops / 1e9:.3f}"
+
+
 def _chart(rows: list[dict[str, Any]], path: Path) -> None:
     try:
         import matplotlib
@@ -109,10 +123,16 @@ def _chart(rows: list[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(rows)), 4.0))
+    counted = [r for r in rows if r["status"] == "ok" and r.get("flops") is not None]
+    width = max(4.0, 1.2 * len(rows))
+    fig, axes = plt.subplots(1, 2 if counted else 1, figsize=(width + (5.0 if counted else 0), 4.0),
+                             squeeze=False, gridspec_kw={"width_ratios": [width, 5.0][:1 + bool(counted)]})
+    ax = axes[0][0]
     heights = [r.get("test_accuracy", 0.0) for r in rows]
     colors = ["tab:blue" if r["status"] == "ok" else "tab:red" for r in rows]
-    ax.bar(range(len(rows)), heights, color=colors)
+    bars = ax.bar(range(len(rows)), heights, color=colors)
+    ax.bar_label(bars, labels=[f"{h:.3f}" if r["status"] == "ok" else "" for h, r in
+                               zip(heights, rows, strict=True)], fontsize=7, padding=2)
     for i, r in enumerate(rows):
         if r["status"] != "ok":
             ax.text(i, 0.02, "failed", ha="center", va="bottom", rotation=90, fontsize=8,
@@ -123,8 +143,19 @@ def _chart(rows: list[dict[str, Any]], path: Path) -> None:
         ax.legend(fontsize=8)
     labels = [r["label"].replace(" ", "\n") for r in rows]
     ax.set_xticks(range(len(rows)), labels, fontsize=7)
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.08)
     ax.set_ylabel("test accuracy")
+    if counted:  # accuracy against compute: the plot an architecture sweep is read from
+        side = axes[0][1]
+        xs = [r["flops"] / 1e9 for r in counted]
+        ys = [r["test_accuracy"] for r in counted]
+        side.scatter(xs, ys, color="tab:blue")
+        for x, y, r in zip(xs, ys, counted, strict=True):
+            side.annotate(f"{r['job']}: {y:.3f}", (x, y), fontsize=7, xytext=(3, 3),
+                          textcoords="offset points")
+        side.set_xlabel("GFLOPs per image (multiply-adds)")
+        side.set_ylabel("test accuracy")
+        side.set_ylim(0, 1.08)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -132,7 +163,10 @@ def _chart(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 class SweepSummary(Callback):
-    """Summarises a finished multirun (any launcher or sweeper)."""
+    """Summarises a finished multirun (any launcher or sweeper); a preflight ran no job and
+    printed its own table, so there is nothing to summarise then."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if str(config.hydra.launcher.get("_target_", "")).endswith("PreflightLauncher"):
+            return
         summarize(Path(config.hydra.sweep.dir))

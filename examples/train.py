@@ -5,12 +5,20 @@
     python examples/train.py -m model/norm=bn,gn,ln2d model/act=relu,gelu   # 6 jobs + a summary
     python examples/train.py -m hydra/sweeper=optuna_search          # Optuna: best accuracy
     python examples/train.py model/init=xavier train.steps=50
+    python examples/train.py model.init_cfg.seed=1234               # keyed init: same weights on any route
     python examples/train.py model.pretrained=/path/to/ckpt-1234abcd.pth
     python examples/train.py --cfg job                              # the typed, composed config
+    python examples/train.py --config-name vit model/act=relu       # a small ViT (SimpleViT)
     torchrun --nproc_per_node=2 examples/train.py train.steps=50    # DDP on CPU (gloo)
+    torchrun --standalone --nproc_per_node=2 examples/train.py dist=fsdp   # FSDP2 shards
 
 Each run writes to its Hydra output directory: ``config.yaml`` (resolved), ``model.txt``,
-``init_report.txt``/``.json``, ``metrics.json`` and ``loss.png`` (when matplotlib is installed).
+``init_report.txt``/``.json``, ``metrics.json`` and ``loss.png`` (when matplotlib is installed);
+``model.txt``, the init report's header and ``metrics.json`` give params and FLOPs.
+``train.save=full`` adds ``model.pth``, ``train.save=sharded`` a ``model_dcp/`` directory.
+
+    python examples/train.py -m model/norm=bn,gn model/act=relu,gelu hydra/launcher=preflight
+        # every job composed, validated, built on the meta device and counted; none is run
 """
 
 from __future__ import annotations
@@ -48,9 +56,13 @@ hydra_cnn.register_configs(
         "model/norm@model.norm_cfg": "layers/norm",
         "model/act@model.act_cfg": "layers/act",
         "model/init@model.init_cfg": "init",
+        "model/attn@model.attn_cfg": "layers/attention",  # the ViT (--config-name vit)
     },
     groups=["model"],
 )
+import dist_setup  # noqa: E402 - beside this script, found through the path set above
+
+dist_setup.register()  # the typed ``dist`` group: none, ddp, fsdp
 
 
 def _dist_env() -> tuple[int, int]:
@@ -75,11 +87,31 @@ def _prepare_distributed_argv() -> None:
                      "hydra/hydra_logging=none"]
 
 
+def _seed_kwargs(cfg: DictConfig) -> dict[str, Any]:
+    """The one place the keyed-init seed (``init_seed``) reaches hydra_cnn's init calls.
+
+    With ``init_seed`` set, every tensor's values depend only on the seed and its name (the
+    same weights on one process or sharded over any number of ranks); null uses the global
+    RNG seeded by ``seed``. A hydra_cnn without keyed init refuses a set ``init_seed``.
+    """
+    seed = cfg.get("init_seed")
+    if seed is None:
+        return {}
+    import inspect
+
+    if "seed" not in inspect.signature(hydra_cnn.initialize).parameters:
+        raise ValueError(f"init_seed={seed} needs keyed init (hydra_cnn.initialize(..., "
+                         f"seed=)), which this hydra_cnn version lacks; set init_seed=null")
+    return {"seed": int(seed)}
+
+
 def _build(cfg: DictConfig, device: Any) -> Any:
     """Build and initialise the model (on the meta device when the init config covers it)."""
     from hydra_cnn.init.meta import build_model
 
-    model = build_model(cfg.model, device=device)
+    if cfg.dist.mode == "fsdp":
+        return _build_sharded(cfg, device)
+    model = build_model(cfg.model, device=device, **_seed_kwargs(cfg))
     from torch import nn
 
     has_sync_bn = any(isinstance(m, nn.SyncBatchNorm) for m in model.modules())
@@ -90,6 +122,50 @@ def _build(cfg: DictConfig, device: Any) -> Any:
         )
         model = hydra_cnn.revert_sync_batchnorm(model)
     return model
+
+
+def _build_sharded(cfg: DictConfig, device: Any) -> Any:
+    """dist=fsdp: build on the meta device, shard, allocate the shards, initialise them."""
+    from hydra.utils import instantiate
+
+    model = dist_setup.shard_model(lambda: instantiate(cfg.model), cfg.dist, device)
+    model.init_weights(**_seed_kwargs(cfg))  # init_cfg, then model.pretrained (rank 0 reads)
+    return model
+
+
+def _complexity(cfg: DictConfig) -> dict[str, Any]:
+    """Params and FLOPs of the configured model, counted on a copy built on the meta device
+    (no memory, and no collectives of a sharded or replicated model)."""
+    import torch
+    from hydra.utils import instantiate
+
+    from hydra_cnn.analysis.complexity import complexity_summary
+
+    with torch.device("meta"):
+        net = instantiate(cfg.model)
+    size = cfg.data.image_size
+    return complexity_summary(net, (3, size, size))
+
+
+def _save(cfg: DictConfig, model: Any, optim: Any, out_dir: Path) -> None:
+    """``train.save``: none, full (``model.pth``) or sharded (``model_dcp/``, with the optimizer)."""
+    from hydra_cnn.checkpoint import save_checkpoint
+
+    how = cfg.train.get("save", "none")
+    if how == "none":
+        return
+    if how not in ("full", "sharded"):
+        raise ValueError(f"train.save={how!r}: accepted are none, full and sharded")
+    from hydra_cnn.checkpoint.sharded import is_sharded
+
+    net = model.module if hasattr(model, "module") else model
+    if how == "full" and not is_sharded(net) and _dist_env()[0] != 0:
+        return  # replicas: rank 0's copy is the model
+    if how == "full":
+        save_checkpoint(net, out_dir / "model.pth", meta={"steps": cfg.train.steps})
+    else:
+        save_checkpoint(net, out_dir / "model_dcp", optimizer=optim, sharded=True,
+                        meta={"steps": cfg.train.steps}, config=cfg)
 
 
 def _plot_loss(losses: list[float], path: Path, title: str) -> bool:
@@ -134,7 +210,8 @@ def main(cfg: DictConfig) -> float:
     from shapes import CLASSES, make_shapes
     from tqdm import tqdm
 
-    hydra_cnn.validate(cfg)  # every target and registry type, before anything is built
+    # every target, registry type and init config, before anything is built
+    log.info("%s", hydra_cnn.validate(cfg).summary)
     rank, world = _dist_env()
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     torch.manual_seed(cfg.seed)
@@ -143,12 +220,15 @@ def main(cfg: DictConfig) -> float:
     model = _build(cfg, device)
     if cfg.model.get("pretrained"):
         log.info("loaded %s", cfg.model.pretrained)
-    if world > 1:
-        import torch.distributed as dist
+    mode = cfg.dist.mode
+    if mode == "none" and world > 1:
+        log.info("dist=none under torchrun with %d ranks: training DDP replicas as before "
+                 "(dist=ddp says so explicitly; dist=fsdp shards the model)", world)
+        mode = "ddp"
+    if mode == "ddp":
         from torch.nn.parallel import DistributedDataParallel
 
-        if not dist.is_initialized():
-            dist.init_process_group("gloo")
+        dist_setup.ensure_process_group(cfg.dist.backend)
         model = DistributedDataParallel(model)
 
     data = cfg.data
@@ -186,10 +266,14 @@ def main(cfg: DictConfig) -> float:
             xb = x_test[i: i + cfg.train.eval_batch_size].to(device)
             correct += int((model(xb).argmax(1).cpu() == y_test[i: i + len(xb)]).sum())
     accuracy = correct / len(x_test)
+    _save(cfg, model, optim, out_dir)  # every rank: a sharded model is gathered or saved by all
 
     if rank == 0:
-        net = model.module if world > 1 else model
+        net = model.module if mode == "ddp" else model
+        size = _complexity(cfg)  # counted on a meta-device copy: no collectives
         choices = {g: _choice(g) for g in ("model", "model/norm", "model/act", "model/init")}
+        if _choice("model/attn") != "?":
+            choices["model/attn"] = _choice("model/attn")
         metrics = {
             "test_accuracy": accuracy,
             "chance": 1 / len(CLASSES),
@@ -197,13 +281,17 @@ def main(cfg: DictConfig) -> float:
             "steps": steps,
             "train_seconds": round(train_time, 3),
             "parameters": sum(p.numel() for p in net.parameters()),
+            "flops": size["flops"],  # multiply-adds per image (mmcv's convention)
+            "input_shape": size["input_shape"],
             "world_size": world,
+            "dist": cfg.dist.mode,
             **{k.replace("/", "."): v for k, v in choices.items()},
         }
         (out_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-        (out_dir / "model.txt").write_text(str(net) + "\n")
+        (out_dir / "model.txt").write_text(f"{size['text']}\n{net}\n")
         report = net.init_report() if hasattr(net, "init_report") else None
         if report is not None:
+            report.complexity = size["text"]
             (out_dir / "init_report.txt").write_text(str(report) + "\n")
             report.to_json(out_dir / "init_report.json")
         (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

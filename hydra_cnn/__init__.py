@@ -19,6 +19,9 @@ from __future__ import annotations
 from hydra_cnn.common import __version__, lazy_exports
 
 _BY_MODULE: dict[str, tuple[str, ...]] = {
+    "hydra_cnn.analysis.complexity": (
+        "flops_to_string", "get_model_complexity_info", "params_to_string",
+    ),
     "hydra_cnn.bricks.activation": (
         "build_activation_layer", "Clamp", "HSigmoid", "HSwish", "make_act", "Swish",
     ),
@@ -58,8 +61,18 @@ _BY_MODULE: dict[str, tuple[str, ...]] = {
     "hydra_cnn.bricks.scale": (
         "Scale",
     ),
+    "hydra_cnn.bricks.transformer": (
+        "AdaptivePadding", "BaseTransformerLayer", "build_attention",
+        "build_feedforward_network", "build_positional_encoding", "build_transformer_layer",
+        "build_transformer_layer_sequence", "FFN", "MultiheadAttention", "PatchEmbed",
+        "PatchMerging", "TransformerLayerSequence",
+    ),
     "hydra_cnn.bricks.upsample": (
         "build_upsample_layer", "make_upsample", "PixelShufflePack",
+    ),
+    "hydra_cnn.bricks.wrappers": (
+        "Conv2d", "Conv3d", "ConvTranspose2d", "ConvTranspose3d", "Linear", "MaxPool2d",
+        "MaxPool3d",
     ),
     "hydra_cnn.checkpoint.download": (
         "download_checkpoint", "DownloadSettings",
@@ -99,15 +112,17 @@ _BY_MODULE: dict[str, tuple[str, ...]] = {
         "init_report", "InitEntry", "InitReport", "update_init_info",
     ),
     "hydra_cnn.models": (
-        "make_model", "ResNet", "ResNetV1c", "ResNetV1d", "VGG",
+        "make_model", "ResNet", "ResNetV1c", "ResNetV1d", "SimpleViT", "VGG",
     ),
     "hydra_cnn.registry": (
-        "ACTIVATION_LAYERS", "build_from_cfg", "build_model_from_cfg", "CONV_LAYERS",
-        "DROPOUT_LAYERS", "INITIALIZERS", "MODELS", "NORM_LAYERS", "PADDING_LAYERS",
-        "PLUGIN_LAYERS", "register_family", "Registry", "UPSAMPLE_LAYERS",
+        "ACTIVATION_LAYERS", "ATTENTION", "build_from_cfg", "build_model_from_cfg",
+        "CONV_LAYERS", "DROPOUT_LAYERS", "FEEDFORWARD_NETWORK", "INITIALIZERS", "MODELS",
+        "NORM_LAYERS", "PADDING_LAYERS", "PLUGIN_LAYERS", "POSITIONAL_ENCODING",
+        "register_family", "Registry", "TRANSFORMER_LAYER", "TRANSFORMER_LAYER_SEQUENCE",
+        "UPSAMPLE_LAYERS",
     ),
     "hydra_cnn.validation": (
-        "ConfigValidationError", "validate",
+        "ConfigValidationError", "validate", "ValidationResult",
     ),
 }
 

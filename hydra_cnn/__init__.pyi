@@ -5,6 +5,15 @@ A test fails when this file and ``EXPORTS`` disagree.
 
 __version__: str
 
+from hydra_cnn.analysis.complexity import (
+    flops_to_string as flops_to_string,
+)
+from hydra_cnn.analysis.complexity import (
+    get_model_complexity_info as get_model_complexity_info,
+)
+from hydra_cnn.analysis.complexity import (
+    params_to_string as params_to_string,
+)
 from hydra_cnn.bricks.activation import (
     Clamp as Clamp,
 )
@@ -113,6 +122,42 @@ from hydra_cnn.bricks.plugin import (
 from hydra_cnn.bricks.scale import (
     Scale as Scale,
 )
+from hydra_cnn.bricks.transformer import (
+    FFN as FFN,
+)
+from hydra_cnn.bricks.transformer import (
+    AdaptivePadding as AdaptivePadding,
+)
+from hydra_cnn.bricks.transformer import (
+    BaseTransformerLayer as BaseTransformerLayer,
+)
+from hydra_cnn.bricks.transformer import (
+    MultiheadAttention as MultiheadAttention,
+)
+from hydra_cnn.bricks.transformer import (
+    PatchEmbed as PatchEmbed,
+)
+from hydra_cnn.bricks.transformer import (
+    PatchMerging as PatchMerging,
+)
+from hydra_cnn.bricks.transformer import (
+    TransformerLayerSequence as TransformerLayerSequence,
+)
+from hydra_cnn.bricks.transformer import (
+    build_attention as build_attention,
+)
+from hydra_cnn.bricks.transformer import (
+    build_feedforward_network as build_feedforward_network,
+)
+from hydra_cnn.bricks.transformer import (
+    build_positional_encoding as build_positional_encoding,
+)
+from hydra_cnn.bricks.transformer import (
+    build_transformer_layer as build_transformer_layer,
+)
+from hydra_cnn.bricks.transformer import (
+    build_transformer_layer_sequence as build_transformer_layer_sequence,
+)
 from hydra_cnn.bricks.upsample import (
     PixelShufflePack as PixelShufflePack,
 )
@@ -121,6 +166,27 @@ from hydra_cnn.bricks.upsample import (
 )
 from hydra_cnn.bricks.upsample import (
     make_upsample as make_upsample,
+)
+from hydra_cnn.bricks.wrappers import (
+    Conv2d as Conv2d,
+)
+from hydra_cnn.bricks.wrappers import (
+    Conv3d as Conv3d,
+)
+from hydra_cnn.bricks.wrappers import (
+    ConvTranspose2d as ConvTranspose2d,
+)
+from hydra_cnn.bricks.wrappers import (
+    ConvTranspose3d as ConvTranspose3d,
+)
+from hydra_cnn.bricks.wrappers import (
+    Linear as Linear,
+)
+from hydra_cnn.bricks.wrappers import (
+    MaxPool2d as MaxPool2d,
+)
+from hydra_cnn.bricks.wrappers import (
+    MaxPool3d as MaxPool3d,
 )
 from hydra_cnn.checkpoint.download import (
     DownloadSettings as DownloadSettings,
@@ -282,16 +348,25 @@ from hydra_cnn.models import (
     ResNetV1d as ResNetV1d,
 )
 from hydra_cnn.models import (
+    SimpleViT as SimpleViT,
+)
+from hydra_cnn.models import (
     make_model as make_model,
 )
 from hydra_cnn.registry import (
     ACTIVATION_LAYERS as ACTIVATION_LAYERS,
 )
 from hydra_cnn.registry import (
+    ATTENTION as ATTENTION,
+)
+from hydra_cnn.registry import (
     CONV_LAYERS as CONV_LAYERS,
 )
 from hydra_cnn.registry import (
     DROPOUT_LAYERS as DROPOUT_LAYERS,
+)
+from hydra_cnn.registry import (
+    FEEDFORWARD_NETWORK as FEEDFORWARD_NETWORK,
 )
 from hydra_cnn.registry import (
     INITIALIZERS as INITIALIZERS,
@@ -307,6 +382,15 @@ from hydra_cnn.registry import (
 )
 from hydra_cnn.registry import (
     PLUGIN_LAYERS as PLUGIN_LAYERS,
+)
+from hydra_cnn.registry import (
+    POSITIONAL_ENCODING as POSITIONAL_ENCODING,
+)
+from hydra_cnn.registry import (
+    TRANSFORMER_LAYER as TRANSFORMER_LAYER,
+)
+from hydra_cnn.registry import (
+    TRANSFORMER_LAYER_SEQUENCE as TRANSFORMER_LAYER_SEQUENCE,
 )
 from hydra_cnn.registry import (
     UPSAMPLE_LAYERS as UPSAMPLE_LAYERS,
@@ -325,6 +409,9 @@ from hydra_cnn.registry import (
 )
 from hydra_cnn.validation import (
     ConfigValidationError as ConfigValidationError,
+)
+from hydra_cnn.validation import (
+    ValidationResult as ValidationResult,
 )
 from hydra_cnn.validation import (
     validate as validate,

@@ -91,6 +91,9 @@ def _cmd_zoo_download(args: argparse.Namespace) -> int:
 
     qualified, target = _resolve_name(args.name, args.zoo)
     if not target.startswith(("http://", "https://")):
+        if os.path.isdir(target):
+            raise IsADirectoryError(f"{qualified} maps to {target}, which is a directory, not "
+                                    f"a checkpoint file")
         if not os.path.isfile(target):
             raise FileNotFoundError(f"{qualified} maps to the local file {target}, which does "
                                     f"not exist")
@@ -142,7 +145,11 @@ def _cmd_zoo_verify(args: argparse.Namespace) -> int:
 
     folder = Path(args.cache_dir) if args.cache_dir else get_cache_dir()
     if not folder.is_dir():
-        print(f"no cache folder at {folder}")
+        if args.cache_dir:  # a folder the user named: a typo must not look like a clean cache
+            what = "is not a folder" if folder.exists() else "does not exist"
+            print(f"error: --cache-dir {folder} {what}; nothing was verified", file=sys.stderr)
+            return 2
+        print(f"no cache folder at {folder} (nothing downloaded yet)")
         return 0
     indexed = records(folder) if is_cache_dir(folder) else {}
     counts = {"OK": 0, "CORRUPT": 0, "MISSING": 0, "NOT INDEXED": 0, "BAD RECORD": 0,

@@ -24,6 +24,9 @@ in :mod:`hydra_cnn.registry`; a downstream package declares its own in its code)
   call, for what a family does differently (GroupNorm's groups, Upsample's mode);
 - ``block_decides_inplace``: ``inplace: None`` means "the class default, or the block's
   choice" (activations);
+- ``block_decides``: config keys where ``None`` means "the block (or the class default)
+  decides": the builder drops them, so the block's argument applies (a conv's
+  ``kernel_size``/``stride``/``padding``/``dilation``);
 - ``shares``: the family whose registry holds this family's types (blocks: ``ConvModule`` is a
   ``PLUGIN_LAYERS`` member), or None for a family with a registry of its own.
 
@@ -61,6 +64,7 @@ class Family:
     defaults: tuple[tuple[str, Any], ...] = ()
     prepare: str | None = None
     block_decides_inplace: bool = False
+    block_decides: tuple[str, ...] = ()
     shares: str | None = None
 
 
@@ -72,15 +76,15 @@ FAMILIES: dict[str, Family] = {}
 
 def _check(family: Family) -> None:
     if not isinstance(family.name, str) or not _NAME.match(family.name):
-        raise ValueError(f"a family name must be a lower-case identifier such as 'attention', "
+        raise ValueError(f"a family name must be a lower-case identifier such as 'token_mixer', "
                          f"but got {family.name!r}")
     if not isinstance(family.label, str) or not family.label:
         raise ValueError(f"family {family.name!r}: label must be a non-empty str such as "
                          f"'attention layer', but got {family.label!r}")
     if family.group is not None and (not isinstance(family.group, str) or not _GROUP.match(family.group)):
         raise ValueError(f"family {family.name!r}: group must be a config group path such as "
-                         f"'layers/attention', but got {family.group!r}")
-    for field in ("late", "cfg_args", "builder_keys"):
+                         f"'layers/token_mixer', but got {family.group!r}")
+    for field in ("late", "cfg_args", "builder_keys", "block_decides"):
         value = getattr(family, field)
         if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
             raise TypeError(f"family {family.name!r}: {field} must be a tuple of str, but got "

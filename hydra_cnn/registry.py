@@ -55,16 +55,22 @@ from hydra_cnn.common import (
     to_plain,
 )
 from hydra_cnn.families import FAMILIES, Family, declare_family
+from hydra_cnn.mmcv_ops import mmcv_ops_message
 
 __all__ = [
     "ACTIVATION_LAYERS",
+    "ATTENTION",
     "CONV_LAYERS",
     "DROPOUT_LAYERS",
+    "FEEDFORWARD_NETWORK",
     "INITIALIZERS",
     "MODELS",
     "NORM_LAYERS",
     "PADDING_LAYERS",
     "PLUGIN_LAYERS",
+    "POSITIONAL_ENCODING",
+    "TRANSFORMER_LAYER",
+    "TRANSFORMER_LAYER_SEQUENCE",
     "UPSAMPLE_LAYERS",
     "FACTORIES",
     "ConfigKeyError",
@@ -255,6 +261,9 @@ class Registry:
             )
         obj = self.get(name)
         if obj is None:
+            ops = mmcv_ops_message(name, self._name)
+            if ops is not None:
+                raise ConfigKeyError(ops)
             raise ConfigKeyError(
                 f"{name!r} is not registered in the {self._name} registry. "
                 f"Registered: {', '.join(self.names())}.{did_you_mean(name, self._module_dict)}"
@@ -286,6 +295,8 @@ class Registry:
             ... class MyUpsample:
             ...     def __init__(self, scale_factor): ...
         """
+        if not isinstance(force, bool):
+            raise TypeError(f"force must be a bool, but got {type(force).__name__}")
         if inspect.isclass(name):  # mmcv's legacy form: the class as the first argument
             warnings.warn(
                 "register_module(cls) is deprecated: use register_module() as a decorator or "
@@ -295,8 +306,6 @@ class Registry:
             )
             self._register(name, None, force, config_name)
             return name
-        if not isinstance(force, bool):
-            raise TypeError(f"force must be a bool, but got {type(force).__name__}")
         if name is not None and not isinstance(name, str) and not (
             isinstance(name, list | tuple) and all(isinstance(n, str) for n in name)
         ):
@@ -310,6 +319,28 @@ class Registry:
             return cls
 
         return _decorator
+
+    def deprecated_register_module(self, cls: Any = None, force: bool = False) -> Any:
+        """mmcv 1.7's old registration API: ``deprecated_register_module(Cls, force=False)``.
+
+        Warns with a ``DeprecationWarning`` on every call. With ``cls=None`` it returns a
+        decorator (``@REG.deprecated_register_module`` and
+        ``@REG.deprecated_register_module(force=True)`` both work); otherwise it registers
+        ``cls`` under its class name and returns it. A name that is already registered raises
+        ``KeyError`` unless ``force=True``.
+        """
+        warnings.warn(
+            "deprecated_register_module(cls, force=False) is mmcv's old API: use "
+            "register_module(name=None, force=False, module=None) instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        if not isinstance(force, bool):
+            raise TypeError(f"force must be a bool, but got {type(force).__name__}")
+        if cls is None:
+            return functools.partial(self.deprecated_register_module, force=force)
+        self._register(cls, None, force, None)
+        return cls
 
     def add_builtin(self, name: str | list[str], module: Any) -> None:
         """Register one of hydra_cnn's own classes (it has a shipped config, none is generated)."""
@@ -328,9 +359,12 @@ class Registry:
             self._ensure_loaded()
         names = [module.__name__] if name is None else [name] if isinstance(name, str) else list(name)
         for n in names:
-            if not force and n in self._module_dict and self._module_dict[n] is not module:
+            # mmcv's rule: a taken name is an error without force, even for the same class
+            # (hydra_cnn's own members may be re-added, e.g. when their module is reloaded)
+            taken = n in self._module_dict and not (builtin and n in self._builtin_names)
+            if not force and taken:
                 raise ConfigKeyError(
-                    f"{n!r} is already registered in the {self._name} registry "
+                    f"{n} is already registered in {self._name} "
                     f"(as {self._module_dict[n]!r}); pass force=True to replace it"
                 )
         for n in names:
@@ -536,11 +570,40 @@ def _rules_cached(family: Family | None, label: str, by_name: bool, cls: Any
             var_kw = True
         elif p.kind is not p.VAR_POSITIONAL:
             names.add(p.name)
+    if var_kw and sig is not None and inspect.isclass(cls):
+        var_kw = _forwards_to_strict_base(cls, names)
     if hints is not None:
         names |= hints.keys()
     if family is not None:
         names |= set(family.builder_keys)
     return hints, frozenset(names), var_kw
+
+
+def _forwards_to_strict_base(cls: type, names: set[str]) -> bool:
+    """For a class whose ``__init__`` takes ``**kwargs``: add the named parameters of every
+    ``__init__`` in its MRO to ``names``, and tell whether any key is accepted (False when a
+    base's ``__init__`` takes no ``**kwargs``: the keys end there, as ``NormalInit(**kwargs)``
+    passing ``layer``/``bias`` to ``BaseInit``). ``nn.Module``'s catch-all ``__init__`` and
+    ``object``'s do not count as accepting keys."""
+    any_key = True
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None or klass is object or (
+            klass.__name__ == "Module" and klass.__module__.startswith("torch.nn")
+        ):
+            continue
+        try:
+            params = inspect.signature(init).parameters.values()
+        except (TypeError, ValueError):
+            return True
+        takes_kw = False
+        for p in params:
+            if p.kind is p.VAR_KEYWORD:
+                takes_kw = True
+            elif p.kind is not p.VAR_POSITIONAL and p.name != "self":
+                names.add(p.name)
+        any_key = any_key and takes_kw
+    return any_key
 
 
 def _rules(family: Family | None, label: str, by_name: bool, cls: Any
@@ -611,7 +674,7 @@ def check_kwargs(registry: Registry, type_name: Any, cls: Any, kwargs: Mapping[s
     label = _label(type_name)
     family = registry.family
     hints, accepted, var_kw = _rules(family, label, isinstance(type_name, str), cls)
-    late = set(family.late) if family is not None else set()
+    late = set(family.late) - set(family.block_decides) if family is not None else set()
     for key, value in kwargs.items():
         if is_missing(value):
             where = f"{path}.{key}" if path else key
@@ -633,59 +696,148 @@ def check_kwargs(registry: Registry, type_name: Any, cls: Any, kwargs: Mapping[s
             )
 
 
-# Arguments whose meaningless values torch accepts (or fails on deep inside): name -> minimum
+# Arguments whose meaningless values torch accepts (or fails on deep inside): name -> minimum.
+# A float is refused for them as for a bool (Conv2d(stride=1.5) fails only in forward).
 _INT_MIN = {"in_channels": 1, "out_channels": 1, "num_features": 1, "num_channels": 1,
             "num_groups": 1, "groups": 1, "kernel_size": 1, "stride": 1, "dilation": 1,
-            "scale_factor": None, "upsample_kernel": 1, "padding": 0, "output_padding": 0}
-_REAL_RANGES = {"eps": (0.0, math.inf), "momentum": (0.0, 1.0), "p": (0.0, 1.0),
-                "drop_prob": (0.0, 1.0), "negative_slope": (-math.inf, math.inf),
-                "alpha": (-math.inf, math.inf)}
+            "upsample_kernel": 1, "padding": 0, "output_padding": 0, "num_parameters": 1}
+# name -> (low, high, low is excluded): finite reals in that range
+_REAL_RANGES = {"eps": (0.0, math.inf, True), "momentum": (0.0, 1.0, False),
+                "p": (0.0, 1.0, False), "drop_prob": (0.0, 1.0, False),
+                "negative_slope": (-math.inf, math.inf, False),
+                "alpha": (-math.inf, math.inf, False), "lower": (-math.inf, math.inf, False),
+                "upper": (-math.inf, math.inf, False)}
+# name -> (low, low is excluded): a real or a tuple of reals (None is left to the class)
+_REAL_OR_TUPLE = {"scale_factor": (0.0, True)}
+# name -> accepted strings, where torch only refuses a bad one in forward
+_CHOICES = {"approximate": ("none", "tanh")}
+
+
+def _refuse(registry: Registry, label: str, key: str, value: Any, accepted: str) -> None:
+    raise InvalidArgumentError(
+        f"{registry.name} {label!r}: {key}={brief(value)} is not accepted; it takes {accepted}"
+    )
 
 
 def _check_int(registry: Registry, label: str, key: str, value: Any, minimum: int) -> None:
     items = value if isinstance(value, tuple | list) else (value,)
     for item in items:
         if isinstance(item, bool) or not isinstance(item, numbers.Integral) or item < minimum:
-            raise InvalidArgumentError(
-                f"{registry.name} {label!r}: {key}={brief(value)} is not accepted; it takes "
-                f"{'an int' if not isinstance(value, tuple | list) else 'ints'} >= {minimum}"
-                + (" (a bool is not a count)" if isinstance(item, bool) else "")
-            )
+            _refuse(registry, label, key, value,
+                    f"{'an int' if not isinstance(value, tuple | list) else 'ints'} >= {minimum}"
+                    + (" (a bool is not a count)" if isinstance(item, bool) else "")
+                    + (" (not a float)" if isinstance(item, float) else ""))
+
+
+def _real_range_text(lo: float, hi: float, low_open: bool) -> str:
+    if math.isfinite(lo) and math.isfinite(hi):
+        return f"a finite number in {'(' if low_open else '['}{lo}, {hi}]"
+    if math.isfinite(lo):
+        return f"a finite number {'>' if low_open else '>='} {lo}"
+    return "a finite number"
+
+
+def _in_range(value: float, lo: float, hi: float, low_open: bool) -> bool:
+    return math.isfinite(value) and (lo < value if low_open else lo <= value) and value <= hi
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_one(registry: Registry, label: str, key: str, value: Any) -> None:
+    """The checks of one argument on its own (ranges, ints, choices)."""
+    minimum = _INT_MIN.get(key)
+    if minimum is not None:
+        if value is None or isinstance(value, str):
+            return  # padding may be 'same'/'valid'; None is left to the class
+        items = value if isinstance(value, tuple | list) else (value,)
+        if all(_is_real(v) or isinstance(v, bool) for v in items):
+            _check_int(registry, label, key, value, minimum)
+        return
+    bounds = _REAL_RANGES.get(key)
+    if bounds is not None:
+        if _is_real(value) and not _in_range(float(value), *bounds):
+            _refuse(registry, label, key, value, _real_range_text(*bounds))
+        return
+    real = _REAL_OR_TUPLE.get(key)
+    if real is not None and value is not None:
+        lo, low_open = real
+        items = value if isinstance(value, tuple | list) else (value,)
+        if all(_is_real(v) or isinstance(v, bool) for v in items) and not all(
+            _is_real(v) and _in_range(float(v), lo, math.inf, low_open) for v in items
+        ):
+            _refuse(registry, label, key, value,
+                    _real_range_text(lo, math.inf, low_open) + " (or one per dimension)")
+        return
+    choices = _CHOICES.get(key)
+    if choices is not None and value not in choices:
+        _refuse(registry, label, key, value, "one of " + ", ".join(repr(c) for c in choices))
+
+
+def _per_dim(value: Any, n: int) -> list[Any]:
+    return list(value) if isinstance(value, tuple | list) else [value] * n
+
+
+def _check_together(registry: Registry, label: str, cls: Any, named: Mapping[str, Any],
+                    complete: bool) -> None:
+    """Checks of arguments against each other; with ``complete``, absent ones take the class
+    default (a build), otherwise only present ones are compared (``validate``: the caller may
+    pass the rest)."""
+    def value(key: str) -> Any:
+        if key in named:
+            return named[key]
+        if not complete:
+            return None
+        sig = _signature_of(cls)
+        param = sig.parameters.get(key) if sig is not None else None
+        return None if param is None or param.default is param.empty else param.default
+
+    lower, upper = value("lower"), value("upper")
+    if _is_real(lower) and _is_real(upper) and lower > upper:
+        _refuse(registry, label, "lower", lower, f"a number <= upper={brief(upper)}")
+    output_padding = named.get("output_padding")
+    if output_padding is None or isinstance(output_padding, str):
+        return
+    stride, dilation = value("stride"), value("dilation")
+    if stride is None or dilation is None:
+        return
+    ops = _per_dim(output_padding, 1)
+    n = max(len(ops), len(_per_dim(stride, 1)), len(_per_dim(dilation, 1)))
+    for op, st, di in zip(_per_dim(output_padding, n), _per_dim(stride, n),
+                          _per_dim(dilation, n), strict=False):
+        if _is_real(op) and _is_real(st) and _is_real(di) and op >= st and op >= di:
+            _refuse(registry, label, "output_padding", output_padding,
+                    f"values smaller than stride={brief(stride)} or dilation={brief(dilation)} "
+                    "(torch's rule for transposed convs)")
 
 
 def check_values(registry: Registry, label: str, cls: Any, args: tuple[Any, ...],
-                 kwargs: Mapping[str, Any]) -> None:
-    """Refuse values torch would accept but that mean nothing (RELIABILITY 35).
+                 kwargs: Mapping[str, Any], complete: bool = True) -> None:
+    """Refuse values torch would accept but that mean nothing, or that fail only in forward.
 
-    Channels, groups, kernel sizes, strides and dilations must be ints >= 1 (paddings >= 0),
-    never bools; ``eps`` must be a finite number >= 0, probabilities and momentum in [0, 1].
+    Channels, groups, kernel sizes, strides, dilations and PReLU's ``num_parameters`` must be
+    ints >= 1 (paddings >= 0), never bools or floats; ``eps`` must be a finite number > 0,
+    probabilities and momentum in [0, 1], ``scale_factor`` > 0, GELU's ``approximate``
+    ``'none'`` or ``'tanh'``; RReLU's ``lower`` <= ``upper``; a transposed conv's
+    ``output_padding`` smaller than its stride or its dilation.
+
+    Args:
+        registry, label, cls: what is being built (named in messages).
+        args, kwargs: the arguments about to be passed.
+        complete: whether these are all the arguments (a build); ``validate`` passes False,
+            so checks of arguments against each other use only the ones present.
 
     Raises:
-        InvalidArgumentError: naming the field, the value and the accepted range.
+        InvalidArgumentError: naming the field, the value and what is accepted.
     """
     named: Mapping[str, Any] = kwargs
     if args:
         names = _positional_names(cls)
         named = {**dict(zip(names, args, strict=False)), **kwargs}
     for key, value in named.items():
-        minimum = _INT_MIN.get(key, -1)
-        if minimum != -1:
-            if minimum is None or value is None or isinstance(value, str):
-                continue  # scale_factor may be a float; padding may be 'same'/'valid'
-            if isinstance(value, bool | numbers.Integral) or (
-                isinstance(value, tuple | list) and all(isinstance(v, numbers.Integral) for v in value)
-            ):
-                _check_int(registry, label, key, value, minimum)
-            continue
-        bounds = _REAL_RANGES.get(key)
-        if bounds is not None and isinstance(value, numbers.Real) and not isinstance(value, bool):
-            lo, hi = bounds
-            if not (math.isfinite(value) and lo <= float(value) <= hi):
-                rng = f"a finite number in [{lo}, {hi}]" if math.isfinite(hi) else (
-                    f"a finite number >= {lo}" if math.isfinite(lo) else "a finite number")
-                raise InvalidArgumentError(
-                    f"{registry.name} {label!r}: {key}={brief(value)} is not accepted; it takes {rng}"
-                )
+        _check_one(registry, label, key, value)
+    _check_together(registry, label, cls, named, complete)
 
 
 def _dtype(registry: Registry, type_name: Any, name: str) -> Any:
@@ -731,12 +883,16 @@ def _build(registry: Registry, res: Resolved, args: tuple[Any, ...], kwargs: Map
     type_name = res.type
     cls = registry.lookup(type_name)
     merged = {**default_args, **res.kwargs} if default_args else dict(res.kwargs)
+    family = registry.family
+    if family is not None:
+        for key in family.block_decides:  # None: the block's argument (or the default) applies
+            if key in merged and merged[key] is None:
+                del merged[key]
     for key, value in merged.items():
         if type(value) is list:  # YAML gives lists where torch wants tuples
             merged[key] = tuple(value)
     merged.update(kwargs)
     check_kwargs(registry, type_name, cls, merged, res.path)
-    family = registry.family
     label = _label(type_name)
     extras: dict[str, Any] = {}
     if family is not None:
@@ -846,6 +1002,7 @@ def register_family(
     defaults: Mapping[str, Any] | None = None,
     prepare: str | None = None,
     block_decides_inplace: bool = False,
+    block_decides: tuple[str, ...] | list[str] = (),
     build_func: Callable[..., Any] | None = None,
     shares: Registry | None = None,
 ) -> Registry:
@@ -854,15 +1011,15 @@ def register_family(
     The family then gets what hydra_cnn's own families get: build errors with close matches,
     a generated typed option in ``group`` for every class registered in it (stored once an app
     calls ``register_configs(groups=[group])`` or aliases it), ``validate`` of its
-    ``cfg_args`` (``attn_cfg=dict(type=...)``), the ``python -m hydra_cnn list`` listing and,
+    ``cfg_args`` (``mixer_cfg=dict(type=...)``), the ``python -m hydra_cnn list`` listing and,
     for built-in families, YAML generation and the wheel's package data.
 
     Args:
-        name: the family's key, a lower-case identifier (``'attention'``).
-        label: the name messages use (``'attention layer'``); also the registry's name.
-        group: the config group of its options (``'layers/attention'``), or None for none.
+        name: the family's key, a lower-case identifier (``'token_mixer'``).
+        label: the name messages use (``'token mixer'``); also the registry's name.
+        group: the config group of its options (``'layers/token_mixer'``), or None for none.
         late: arguments the caller passes at build time (sizes): configs omit them.
-        cfg_args: mmcv-style arguments whose value is a config of this family (``attn_cfg``).
+        cfg_args: mmcv-style arguments whose value is a config of this family (``mixer_cfg``).
         partial: options instantiate to a factory (layers, True) or to the object (False).
         target: the options' ``_target_``; default ``hydra_cnn.registry.FACTORIES.<name>``,
             a factory that builds ``type`` from this registry (no function to write).
@@ -872,6 +1029,8 @@ def register_family(
             also the defaults of the generated options.
         prepare: ``'module:function'`` hook run on ``(type, cls, args, kwargs)`` before the call.
         block_decides_inplace: ``inplace=None`` means the class default (activations).
+        block_decides: config keys whose ``None`` means "the block decides": the builder drops
+            them so the block's argument applies (a conv's ``kernel_size``/``stride``...).
         build_func: what :meth:`Registry.build` calls (mmcv's argument).
         shares: an existing family registry that holds this family's types (blocks); it is
             returned instead of a new registry.
@@ -883,8 +1042,8 @@ def register_family(
             another family uses.
 
     Example:
-        >>> ATTENTION = register_family('attention', label='attention layer',   # doctest: +SKIP
-        ...                             group='layers/attention', late=('embed_dims',))
+        >>> TOKEN_MIXERS = register_family('token_mixer', label='token mixer',  # doctest: +SKIP
+        ...                                group='layers/token_mixer', late=('embed_dims',))
     """
     family = Family(
         name, label=label, group=group, target=target or (
@@ -892,6 +1051,7 @@ def register_family(
         loader=loader, partial=partial, late=tuple(late), cfg_args=tuple(cfg_args),
         builder_keys=tuple(builder_keys), defaults=tuple(sorted((defaults or {}).items())),
         prepare=prepare, block_decides_inplace=block_decides_inplace,
+        block_decides=tuple(block_decides),
         shares=shares.family.name if shares is not None and shares.family is not None else None,
     )
     if shares is not None and shares.family is None:
@@ -962,7 +1122,7 @@ def family_defaults(registry: Registry, cls: Any) -> dict[str, Any] | None:
 class _Factories:
     """``FACTORIES.<family>``: the default ``_target_`` of a family's options.
 
-    Hydra locates ``hydra_cnn.registry.FACTORIES.attention`` by attribute, so a family declared
+    Hydra locates ``hydra_cnn.registry.FACTORIES.token_mixer`` by attribute, so a family declared
     by :func:`register_family` has a target without writing a ``make_*`` function.
     """
 
@@ -991,11 +1151,13 @@ _FACTORY_CACHE: dict[str, Callable[..., Any]] = {}
 FACTORIES = _Factories()
 
 _CONV_LATE = ("in_channels", "out_channels", "kernel_size", "stride", "padding")
+# conv geometry a config may leave to the block: None drops the key, so the block's value applies
+_CONV_GEOMETRY = ("kernel_size", "stride", "padding", "dilation")
 
 CONV_LAYERS = register_family(
     "conv", label="conv layer", group="layers/conv", target="hydra_cnn.make_conv",
     loader="hydra_cnn.bricks.conv", late=_CONV_LATE,
-    cfg_args=("conv_cfg", "dw_conv_cfg", "pw_conv_cfg"))
+    cfg_args=("conv_cfg", "dw_conv_cfg", "pw_conv_cfg"), block_decides=_CONV_GEOMETRY)
 NORM_LAYERS = register_family(
     "norm", label="norm layer", group="layers/norm", target="hydra_cnn.make_norm",
     loader="hydra_cnn.bricks.norm", late=("num_features", "num_channels", "normalized_shape"),
@@ -1008,7 +1170,7 @@ ACTIVATION_LAYERS = register_family(
 UPSAMPLE_LAYERS = register_family(
     "upsample", label="upsample layer", group="layers/upsample", target="hydra_cnn.make_upsample",
     loader="hydra_cnn.bricks.upsample", late=_CONV_LATE, cfg_args=("upsample_cfg",),
-    prepare="hydra_cnn.bricks.upsample:prepare_upsample")
+    prepare="hydra_cnn.bricks.upsample:prepare_upsample", block_decides=_CONV_GEOMETRY)
 PADDING_LAYERS = register_family(
     "padding", label="padding layer", group="layers/padding", target="hydra_cnn.make_padding",
     loader="hydra_cnn.bricks.padding", late=("padding",), cfg_args=("pad_cfg", "padding_cfg"))
@@ -1018,6 +1180,27 @@ PLUGIN_LAYERS = register_family(
 DROPOUT_LAYERS = register_family(
     "dropout", label="dropout layer", group="layers/dropout", target="hydra_cnn.make_dropout",
     loader="hydra_cnn.bricks.dropout", cfg_args=("dropout_cfg",))
+# transformer families (mmcv 1.7's cnn/bricks/registry.py; labels are mmcv's registry names),
+# members in hydra_cnn.bricks.transformer
+_XFMR = "hydra_cnn.bricks.transformer"
+ATTENTION = register_family(
+    "attention", label="attention", group="layers/attention", target=f"{_XFMR}.make_attention",
+    loader=_XFMR, late=("embed_dims", "num_heads", "batch_first"),
+    cfg_args=("attn_cfgs", "attn_cfg"))
+FEEDFORWARD_NETWORK = register_family(
+    "ffn", label="feed-forward Network", group="layers/ffn", target=f"{_XFMR}.make_ffn",
+    loader=_XFMR, late=("embed_dims", "feedforward_channels"), cfg_args=("ffn_cfgs", "ffn_cfg"))
+POSITIONAL_ENCODING = register_family(
+    "positional_encoding", label="position encoding", group="layers/positional_encoding",
+    target=f"{_XFMR}.make_positional_encoding", loader=_XFMR,
+    cfg_args=("positional_encoding",))
+TRANSFORMER_LAYER = register_family(
+    "transformer_layer", label="transformerLayer", group="layers/transformer_layer",
+    target=f"{_XFMR}.make_transformer_layer", loader=_XFMR, cfg_args=("transformerlayers",))
+TRANSFORMER_LAYER_SEQUENCE = register_family(
+    "transformer_layer_sequence", label="transformer-layers sequence",
+    group="layers/transformer_layer_sequence", target=f"{_XFMR}.make_transformer_layer_sequence",
+    loader=_XFMR)
 # blocks: options whose _target_ is the block class itself (ConvModule, ...), a plugin member
 register_family("block", label="block", group="layers/block", shares=PLUGIN_LAYERS,
                 late=("in_channels", "out_channels", "kernel_size"))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "docs" / "examples" / "attention_family.py"
+EXAMPLE = ROOT / "docs" / "examples" / "token_mixer_family.py"
 DOC = ROOT / "docs" / "architecture.md"
 
 APP = '''\
@@ -22,18 +22,18 @@ import torch
 from hydra.core.config_store import ConfigStore
 from hydra.utils import instantiate
 
-import attention_family as ext
+import token_mixer_family as ext
 import hydra_cnn
 
-hydra_cnn.register_configs(aliases={"attn": "layers/attention"})
+hydra_cnn.register_configs(aliases={"mixer": "layers/token_mixer"})
 ConfigStore.instance().store(name="config", node=ext.BlockConf)
 
 
 @hydra.main(version_base="1.3", config_path=None, config_name="config")
 def main(cfg):
-    block = ext.Block(cfg.embed_dims, attn=instantiate(cfg.attn))
+    block = ext.Block(cfg.embed_dims, mixer=instantiate(cfg.mixer))
     out = block(torch.randn(2, 5, cfg.embed_dims))
-    print("BUILT", type(block.attn).__name__, block.attn.attn.num_heads, tuple(out.shape))
+    print("BUILT", type(block.mixer).__name__, block.mixer.attn.num_heads, tuple(out.shape))
 
 
 main()
@@ -42,23 +42,23 @@ main()
 CHECKS = '''\
 import io, contextlib
 import pytest
-import attention_family as ext
+import token_mixer_family as ext
 import hydra_cnn
 from hydra_cnn.cli import main as cli
 
 with pytest.raises(KeyError, match="Did you mean 'SimpleAttention'"):
-    ext.ATTENTION.build(dict(type="SimpleAtention"), embed_dims=8)
+    ext.TOKEN_MIXERS.build(dict(type="SimpleAtention"), embed_dims=8)
 with pytest.raises(hydra_cnn.ConfigValidationError, match="num_head.*Did you mean 'num_heads'"):
-    hydra_cnn.validate({"_target_": "attention_family.Block", "embed_dims": 8,
-                        "attn_cfg": {"type": "SimpleAttention", "num_head": 2}})
-block = ext.Block(8, attn_cfg=dict(type="SimpleAttention", num_heads=2))
-assert block.attn.attn.num_heads == 2
+    hydra_cnn.validate({"_target_": "token_mixer_family.Block", "embed_dims": 8,
+                        "mixer_cfg": {"type": "SimpleAttention", "num_head": 2}})
+block = ext.Block(8, mixer_cfg=dict(type="SimpleAttention", num_heads=2))
+assert block.mixer.attn.num_heads == 2
 out = io.StringIO()
 with contextlib.redirect_stdout(out):
-    assert cli(["list", "layers/attention"]) == 0
+    assert cli(["list", "layers/token_mixer"]) == 0
 text = out.getvalue()
-assert "attention layer registry" in text and "simple_attention" in text, text
-assert "attention_family.SimpleAttention" in text, text
+assert "token mixer registry" in text and "simple_attention" in text, text
+assert "token_mixer_family.SimpleAttention" in text, text
 print("CHECKED")
 '''
 
@@ -72,21 +72,21 @@ def _run(tmp_path: Path, script: str, *args: str) -> subprocess.CompletedProcess
 
 def test_doc_shows_the_example_file_exactly() -> None:
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
-    assert EXAMPLE.read_text() in blocks, "docs/architecture.md must show attention_family.py"
+    assert EXAMPLE.read_text() in blocks, "docs/architecture.md must show token_mixer_family.py"
 
 
 def test_downstream_family_composes_typed_options_in_a_hydra_app(tmp_path: Path) -> None:
-    done = _run(tmp_path, APP, "+attn=simple_attention", "attn.num_heads=4",
+    done = _run(tmp_path, APP, "+mixer=simple_attention", "mixer.num_heads=4",
                 "hydra.run.dir=.", "hydra.output_subdir=null")
     assert done.returncode == 0, done.stderr
     assert "BUILT SimpleAttention 4 (2, 5, 16)" in done.stdout
 
 
-@pytest.mark.parametrize("override, named", [("attn.num_heads=many", "num_heads"),
-                                             ("+attn=simple_atention", "simple_attention")])
+@pytest.mark.parametrize("override, named", [("mixer.num_heads=many", "num_heads"),
+                                             ("+mixer=simple_atention", "simple_attention")])
 def test_downstream_family_rejects_bad_options_at_compose(tmp_path: Path, override: str,
                                                           named: str) -> None:
-    args = ["+attn=simple_attention", override] if override.startswith("attn.") else [override]
+    args = ["+mixer=simple_attention", override] if override.startswith("mixer.") else [override]
     done = _run(tmp_path, APP, *args, "hydra.run.dir=.", "hydra.output_subdir=null")
     assert done.returncode != 0
     assert named in done.stderr

@@ -61,6 +61,26 @@ def test_register_family_gives_a_registry_with_options_and_a_default_target(tabl
                                "type": "Gate", "scale": 1.0}) == 1
 
 
+class Pool(nn.Module):
+    def __init__(self, kernel_size: int = 3, stride: int = 1) -> None:
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride
+
+
+def test_block_decides_keys_left_at_none_take_the_callers_or_the_class_default(table: None) -> None:
+    pools = hydra_cnn.register_family("pool", label="pool layer", group="layers/pool",
+                                      block_decides=("kernel_size", "stride"))
+    assert FAMILIES["pool"].block_decides == ("kernel_size", "stride")
+    pools.register_module(module=Pool)
+    layer = pools.build(dict(type="Pool", kernel_size=None, stride=None))
+    assert (layer.kernel_size, layer.stride) == (3, 1)  # the class defaults
+    layer = pools.build_layer(dict(type="Pool", kernel_size=None, stride=2), kernel_size=5)
+    assert (layer.kernel_size, layer.stride) == (5, 2)  # the block's size, the config's stride
+    with pytest.raises(TypeError, match="block_decides must be a tuple of str"):
+        hydra_cnn.register_family("pool2", label="pool layer", group="layers/pool2",
+                                  block_decides=("kernel_size", 3))  # type: ignore[arg-type]
+
+
 def test_register_family_refuses_a_group_another_family_owns(table: None) -> None:
     with pytest.raises(ValueError, match="'layers/norm' already belongs to family 'norm'"):
         hydra_cnn.register_family("my_norm", label="my norm", group="layers/norm")
@@ -144,4 +164,10 @@ def test_layernorm_refusal_goes_by_registry_membership_not_by_name() -> None:
         hydra_cnn.validate({"_target_": "hydra_cnn.ResNet", "depth": 18, "norm_cfg": ln})
     with pytest.raises(hydra_cnn.ConfigValidationError, match="use type 'LN2d'"):
         hydra_cnn.validate({"_target_": "hydra_cnn.ConvModule", "_partial_": True, "norm_cfg": ln})
-    assert hydra_cnn.validate({"_target_": f"{__name__}.ResNet", "norm_cfg": ln}) == 1
+    # a class of the same name outside the registries is not a conv model: its LN is accepted
+    # (two nodes checked: the target and its norm_cfg)
+    assert hydra_cnn.validate({"_target_": f"{__name__}.ResNet", "norm_cfg": ln}).checked == 2
+    # a model that normalises tokens (SimpleViT) takes nn.LayerNorm, as a target and as a type
+    assert hydra_cnn.validate({"_target_": "hydra_cnn.SimpleViT", "norm_cfg": ln})
+    assert hydra_cnn.validate({"_target_": "hydra_cnn.make_model", "type": "SimpleViT",
+                               "norm_cfg": ln})

@@ -17,8 +17,10 @@ PKG = Path(_SPEC.origin).resolve().parent
 
 # the layer of each top-level piece; a module may import only from its own layer or below
 LAYERS = {
-    "common": 0, "families": 0, "registry": 1, "configs": 2, "validation": 3, "bricks": 3,
-    "init": 4, "checkpoint": 4, "models": 5, "cli": 6, "__main__": 7, "__init__": 7,
+    "common": 0, "families": 0, "mmcv_ops": 0, "registry": 1, "configs": 2, "validation": 3,
+    # bricks and init share a layer: the transformer bricks are BaseModules (as in mmcv)
+    "bricks": 4, "init": 4, "checkpoint": 4, "models": 5, "analysis": 5,
+    "cli": 6, "__main__": 7, "__init__": 7,
 }
 
 

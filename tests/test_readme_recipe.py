@@ -66,3 +66,18 @@ def test_six_job_sweep(project: Path, tmp_path: Path) -> None:
     for norm in ("BatchNorm2d", "GroupNorm", "InstanceNorm2d"):
         assert out.stdout.count(norm) >= 2 * 2  # two layers in each of two jobs
     assert out.stdout.count("SiLU") == 3 * 2
+
+
+def test_init_option_applies_and_the_default_init_is_replaced(project: Path) -> None:
+    """The recipe applies model/init after building: the option's initializer wrote the convs
+    and the linear, its norm companion the norms; only the norms' running-stat buffers keep
+    their constructor values."""
+    import ast
+
+    for option, writer in (("xavier", "Xavier"), ("kaiming", "Kaiming")):
+        out = _run(project, f"model/init={option}")
+        assert out.returncode == 0, out.stderr
+        writers = ast.literal_eval(out.stdout.strip().splitlines()[-1])
+        # two conv weights, the linear's weight and bias; two norms' weight and bias; the two
+        # batch norms' running_mean, running_var and num_batches_tracked buffers
+        assert writers == {writer: 4, "Constant": 4, "PyTorch default": 6}

@@ -162,3 +162,27 @@ def test_custom_build_func() -> None:
     assert reg.build(dict(type="L")) == [] and calls == ["L"]
     with pytest.raises(TypeError, match="build_func must be callable"):
         Registry("bad", build_func=3)  # type: ignore[arg-type]
+
+
+def test_same_class_twice_without_force_is_mmcv_keyerror() -> None:
+    reg = Registry("cat")
+
+    class Munchkin:
+        pass
+
+    reg.register_module(module=Munchkin)
+    with pytest.raises(KeyError, match="Munchkin is already registered in cat"):
+        reg.register_module(module=Munchkin)
+    with pytest.raises(KeyError, match="ReLU is already registered in activation layer"):
+        ACTIVATION_LAYERS.register_module(name="ReLU", module=nn.ReLU)
+    assert reg.get("Munchkin") is Munchkin and ACTIVATION_LAYERS.get("ReLU") is nn.ReLU
+
+
+def test_reloading_a_builtin_module_re_registers_its_members() -> None:
+    import importlib
+
+    import hydra_cnn.bricks.padding as padding
+
+    before = dict(hydra_cnn.registry.PADDING_LAYERS.module_dict)
+    importlib.reload(padding)
+    assert hydra_cnn.registry.PADDING_LAYERS.module_dict == before

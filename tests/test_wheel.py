@@ -71,7 +71,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert "hydra_cnn/conf/layers/norm/gn.yaml" in shipped
     assert "hydra_cnn/conf/zoo/torchvision.json" in names
     assert not shipped - set(names), f"missing from the wheel: {sorted(shipped - set(names))}"
-    assert not any(n.startswith("hydra_plugins/") for n in names)  # no search-path plugin
+    # one plugin: the preflight launcher (no search-path plugin: apps' config trees unchanged)
+    assert {n.split("/")[1] for n in names if n.startswith("hydra_plugins/")} == {
+        "hydra_cnn_preflight"}
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
          str(tmp / "site"), str(wheel)],
@@ -137,3 +139,15 @@ def test_wheel_app_that_does_not_opt_in_sees_nothing(installed: Path) -> None:
     # hydra_cnn's resnet18 is not an option of this app's model group
     other = _run(installed, "plain_app.py", "model=resnet18")
     assert other.returncode != 0 and "Could not find 'model/resnet18'" in other.stderr
+
+
+def test_wheel_adds_only_the_preflight_launcher_option(installed: Path) -> None:
+    """Hydra's plugin scan finds the launcher in the installed wheel; an app that does not
+    opt in sees it only as an option of hydra/launcher, never among its own groups."""
+    hydra_help = _run(installed, "plain_app.py", "--hydra-help")
+    assert hydra_help.returncode == 0, hydra_help.stderr
+    launcher_line = next(line for line in hydra_help.stdout.splitlines()
+                         if line.startswith("hydra/launcher:"))
+    assert "preflight" in launcher_line
+    app_help = _run(installed, "plain_app.py", "--help")
+    assert app_help.returncode == 0 and "preflight" not in app_help.stdout

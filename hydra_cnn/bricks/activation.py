@@ -35,6 +35,10 @@ class Swish(nn.Module):
 class HSwish(nn.Module):
     """Hard swish, ``x * relu6(x + 3) / 6`` (MobileNetV3), as mmcv's: ``act`` is the ``ReLU6``.
 
+    The registry name ``'HSwish'`` builds ``nn.Hardswish`` (as mmcv 1.7 does on torch >= 1.7,
+    so MobileNetV3 configs give the same modules and state-dict keys); this class stays for
+    code that constructs it directly.
+
     Args:
         inplace: whether ``act`` (the ``ReLU6``) works in place. Default False.
     """
@@ -105,7 +109,8 @@ for _cls in (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ReLU6, nn.ELU, nn.Sig
              nn.GELU, nn.SiLU, nn.Mish):
     ACTIVATION_LAYERS.add_builtin(_cls.__name__, _cls)
 ACTIVATION_LAYERS.add_builtin("Swish", Swish)
-ACTIVATION_LAYERS.add_builtin("HSwish", HSwish)
+# mmcv 1.7 on torch >= 1.7 registers nn.Hardswish under 'HSwish' (its own class is not registered)
+ACTIVATION_LAYERS.add_builtin("HSwish", nn.Hardswish)
 ACTIVATION_LAYERS.add_builtin("HSigmoid", HSigmoid)
 ACTIVATION_LAYERS.add_builtin(["Clamp", "Clip"], Clamp)
 
@@ -115,7 +120,8 @@ def build_activation_layer(cfg: Any) -> nn.Module:
 
     Args:
         cfg: a dict with ``type`` (``ReLU``, ``LeakyReLU``, ``PReLU``, ``RReLU``, ``ReLU6``,
-            ``ELU``, ``Sigmoid``, ``Tanh``, ``GELU``, ``SiLU``, ``Swish``, ``HSwish``,
+            ``ELU``, ``Sigmoid``, ``Tanh``, ``GELU``, ``SiLU``, ``Swish``, ``HSwish``
+            (``nn.Hardswish``),
             ``HSigmoid``, ``Mish``, ``Clamp``/``Clip`` or a registered name) and constructor
             arguments, or any other accepted config form. ``inplace=None`` (the structured
             configs' default) means the class's own default.

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hydra_cnn.bricks.conv_ws import ConvAWS2d, ConvWS2d
+from hydra_cnn.bricks.wrappers import Conv2d, Conv3d, ConvTranspose2d, ConvTranspose3d
 from hydra_cnn.registry import CONV_LAYERS, layer_factory
 
 __all__ = ["Conv2dAdaptivePadding", "build_conv_layer", "make_conv"]
@@ -64,13 +65,16 @@ class Conv2dAdaptivePadding(nn.Conv2d):
 
 
 CONV_LAYERS.add_builtin("Conv1d", nn.Conv1d)
-CONV_LAYERS.add_builtin(["Conv2d", "Conv"], nn.Conv2d)
-CONV_LAYERS.add_builtin("Conv3d", nn.Conv3d)
+# mmcv 1.7's table: 'Conv2d' is torch's class, 'Conv' and the 3d/transposed names are the
+# empty-batch wrappers (subclasses of the torch classes; hydra_cnn.bricks.wrappers)
+CONV_LAYERS.add_builtin("Conv2d", nn.Conv2d)
+CONV_LAYERS.add_builtin("Conv", Conv2d)
+CONV_LAYERS.add_builtin("Conv3d", Conv3d)
 CONV_LAYERS.add_builtin("ConvWS", ConvWS2d)
 CONV_LAYERS.add_builtin("ConvAWS", ConvAWS2d)
 CONV_LAYERS.add_builtin("Conv2dAdaptivePadding", Conv2dAdaptivePadding)
-CONV_LAYERS.add_builtin(["ConvTranspose2d", "deconv"], nn.ConvTranspose2d)
-CONV_LAYERS.add_builtin(["ConvTranspose3d", "deconv3d"], nn.ConvTranspose3d)
+CONV_LAYERS.add_builtin(["ConvTranspose2d", "deconv"], ConvTranspose2d)
+CONV_LAYERS.add_builtin(["ConvTranspose3d", "deconv3d"], ConvTranspose3d)
 
 
 def build_conv_layer(cfg: Any, *args: Any, **kwargs: Any) -> nn.Module:

@@ -33,6 +33,8 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 
+from hydra_cnn.bricks import wrappers
+
 __all__ = [
     "FoldCache",
     "conv_bn_eval",
@@ -46,7 +48,9 @@ __all__ = [
     "why_not_foldable",
 ]
 
-_STOCK_FORWARDS = (nn.Conv1d.forward, nn.Conv2d.forward, nn.Conv3d.forward)
+# torch's own conv forwards, and mmcv's wrappers (``Conv``/``Conv3d``), which call them
+_STOCK_FORWARDS = (nn.Conv1d.forward, nn.Conv2d.forward, nn.Conv3d.forward,
+                   wrappers.Conv2d.forward, wrappers.Conv3d.forward)
 
 
 def _has_weight_hooks(conv: nn.Module) -> bool:

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hydra_cnn.bricks.wrappers import ConvTranspose2d, ConvTranspose3d
 from hydra_cnn.registry import UPSAMPLE_LAYERS, layer_factory
 
 __all__ = ["PixelShufflePack", "build_upsample_layer", "make_upsample", "prepare_upsample"]
@@ -59,8 +60,8 @@ class PixelShufflePack(nn.Module):
 
 UPSAMPLE_LAYERS.add_builtin("nearest", nn.Upsample)
 UPSAMPLE_LAYERS.add_builtin("bilinear", nn.Upsample)
-UPSAMPLE_LAYERS.add_builtin("deconv", nn.ConvTranspose2d)
-UPSAMPLE_LAYERS.add_builtin("deconv3d", nn.ConvTranspose3d)
+UPSAMPLE_LAYERS.add_builtin("deconv", ConvTranspose2d)  # mmcv's wrappers (subclasses of torch's)
+UPSAMPLE_LAYERS.add_builtin("deconv3d", ConvTranspose3d)
 UPSAMPLE_LAYERS.add_builtin("pixel_shuffle", PixelShufflePack)
 
 

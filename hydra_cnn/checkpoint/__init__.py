@@ -9,6 +9,8 @@
 - :mod:`~hydra_cnn.checkpoint.loader`: schemes, :func:`load_checkpoint`,
   :func:`save_checkpoint`.
 - :mod:`~hydra_cnn.checkpoint.state_dict`: :func:`load_state_dict` and its :class:`LoadReport`.
+- :mod:`~hydra_cnn.checkpoint.sharded`: sharded models (FSDP2) and torch.distributed.checkpoint
+  directories, reached through :func:`load_checkpoint` and :func:`save_checkpoint`.
 - :mod:`~hydra_cnn.checkpoint.index`: the cache's provenance records (URL, size, sha256).
 - :mod:`~hydra_cnn.checkpoint.sniff`: what a file holds, for checks and error messages.
 

@@ -284,9 +284,12 @@ def sweep_stale_partials(cache_dir: Path, max_age: float = STALE_PARTIAL_AGE) ->
 def cache_lock(cache_dir: Path, name: str, timeout: float | None) -> Iterator[bool]:
     """Hold the per-file download lock while the block runs; yield whether it is held.
 
-    The lock lives in ``cache_dir/.locks/<sha256(name)[:32]>.lock``. When it cannot be taken
-    (read-only folder, a file system without locks, a timeout) the block still runs, unlocked:
-    correctness comes from process-unique temp files and the atomic rename.
+    The lock lives in ``cache_dir/.locks/<sha256(name)[:32]>.lock``; its holder writes who it
+    is (pid, host, file, since when) to ``<same>.owner`` beside it. A process that has to wait
+    logs a warning naming that holder, then a line every 10 s. When the lock cannot be taken
+    (read-only folder, a file system without locks, a timeout, or a holder recorded on this
+    host whose process is gone) the block still runs, unlocked: correctness comes from
+    process-unique temp files and the atomic rename.
 
     Args:
         cache_dir: the cache folder (it must exist).
@@ -296,14 +299,17 @@ def cache_lock(cache_dir: Path, name: str, timeout: float | None) -> Iterator[bo
     locks = cache_dir / ".locks"
     check_not_symlink(locks)
     path = locks / (hashlib.sha256(name.encode()).hexdigest()[:32] + ".lock")
+    owner = path.with_suffix(".owner")
     lock = None
     try:
         locks.mkdir(exist_ok=True)
         check_not_symlink(path)
+        check_not_symlink(owner)
         import filelock
 
         lock = filelock.FileLock(str(path), timeout=-1 if timeout is None else 0)
-        _acquire(lock, path, name, timeout)
+        _acquire(lock, path, owner, name, timeout)
+        _write_owner(owner, name)
     except ValueError:
         raise
     except Exception as err:  # no lock: still correct, maybe a duplicate download
@@ -314,16 +320,68 @@ def cache_lock(cache_dir: Path, name: str, timeout: float | None) -> Iterator[bo
         yield lock is not None
     finally:
         if lock is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(owner)
             with contextlib.suppress(Exception):
                 lock.release()
 
 
-def _acquire(lock: object, path: Path, name: str, timeout: float | None) -> None:
+class _StaleLockError(RuntimeError):
+    """The download lock is held, but the holder it records is a dead process of this host."""
+
+
+def _write_owner(owner: Path, name: str) -> None:
+    """Record this process as the lock's holder (best effort, atomic)."""
+    import json
+
+    data = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "file": name,
+                       "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    tmp = owner.with_name(f".{owner.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                     0o666)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(data)
+        os.replace(tmp, owner)
+    except OSError as err:
+        logger.debug("could not record the lock holder in %s: %s", owner, err)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _read_owner(owner: Path) -> dict[str, object] | None:
+    import json
+
+    try:
+        if owner.is_symlink():
+            return None
+        data = json.loads(owner.read_text(encoding="utf-8")[:4096])
+    except (OSError, ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _holder(owner: Path) -> tuple[str, bool]:
+    """(who holds the lock, for messages; whether that holder is a dead process of this host)."""
+    data = _read_owner(owner)
+    if data is None:
+        return "another process (it recorded no pid)", False
+    pid, host = data.get("pid"), data.get("host")
+    since = data.get("since")
+    who = f"pid {pid} on host {host}" + (f" (holding it since {since})" if since else "")
+    dead = (isinstance(pid, int) and not isinstance(pid, bool) and pid > 0
+            and host == socket.gethostname() and not _pid_alive(pid))
+    return who, dead
+
+
+def _acquire(lock: object, path: Path, owner: Path, name: str, timeout: float | None) -> None:
     import filelock
 
     assert isinstance(lock, filelock.BaseFileLock)
     start = time.monotonic()
-    step = 10.0
+    step = 1.0  # the first wait is short, so the user hears at once whom they wait for
+    told = False
     while True:
         wait = step if timeout is None else min(step, max(0.0, timeout - (time.monotonic() - start)))
         try:
@@ -331,9 +389,17 @@ def _acquire(lock: object, path: Path, name: str, timeout: float | None) -> None
             return
         except filelock.Timeout:
             waited = time.monotonic() - start
+            who, dead = _holder(owner)
+            if dead:
+                raise _StaleLockError(
+                    f"the lock's recorded holder, {who}, is no longer running (a stale lock)"
+                ) from None
             if timeout is not None and waited >= timeout:
                 raise TimeoutError(
-                    f"waited {waited:.0f} s for another process downloading {name}"
+                    f"waited {waited:.0f} s for {who} downloading {name}"
                 ) from None
-            logger.info("waiting for another process downloading %s (lock %s, %.0f s so far)",
-                        name, path, waited)
+            (logger.info if told else logger.warning)(
+                "waiting for %s, which is downloading %s (lock %s; %.0f s so far)", who, name,
+                path, waited)
+            told = True
+            step = 10.0

@@ -38,6 +38,7 @@ setting                    environment variable             default
 ``backoff_max``            ``HYDRA_CNN_BACKOFF_MAX``        30 s
 ``retry_after_max``        ``HYDRA_CNN_RETRY_AFTER_MAX``    60 s
 ``lock_timeout``           ``HYDRA_CNN_LOCK_TIMEOUT``       the deadline
+``max_decoded_ratio``      ``HYDRA_CNN_MAX_DECODED_RATIO``  20 (x the encoded bytes, + 1 MiB)
 ``offline``                ``HYDRA_CNN_OFFLINE``            off
 ``progress``               ``HYDRA_CNN_NO_PROGRESS``        on when stderr is a TTY
 =========================  ===============================  =========
@@ -112,6 +113,7 @@ logger = logging.getLogger("hydra_cnn.checkpoint")
 _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 1 << 20
+_DECODED_SLACK = 1 << 20  # an encoded body may always decode to this much more
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$")
 
 _ENV = {
@@ -123,6 +125,7 @@ _ENV = {
     "backoff_max": "HYDRA_CNN_BACKOFF_MAX",
     "retry_after_max": "HYDRA_CNN_RETRY_AFTER_MAX",
     "lock_timeout": "HYDRA_CNN_LOCK_TIMEOUT",
+    "max_decoded_ratio": "HYDRA_CNN_MAX_DECODED_RATIO",
 }
 _MAX_COUNT = 100
 _TRUE = {"1", "true", "yes", "on"}
@@ -160,6 +163,9 @@ class DownloadSettings:
         lock_timeout: seconds to wait for another process downloading the same file before
             downloading unlocked; None waits up to the deadline; default None.
         max_redirects: redirects followed per request; default 10.
+        max_decoded_ratio: an encoded (``Content-Encoding: gzip``/``deflate``) body may decode
+            to at most this many times the bytes received, plus 1 MiB; beyond that the
+            download fails as a decompression bomb, before the disk fills; default 20.
         offline: never open a socket (``HYDRA_CNN_OFFLINE=1``); default False.
         progress: show a tqdm bar; None shows it when stderr is a TTY and
             ``HYDRA_CNN_NO_PROGRESS`` is unset; default None.
@@ -177,6 +183,7 @@ class DownloadSettings:
     retry_after_max: float = 60.0
     lock_timeout: float | None = None
     max_redirects: int = 10
+    max_decoded_ratio: float = 20.0
     offline: bool = False
     progress: bool | None = None
     verify: Literal["auto", "require", "off"] = "auto"
@@ -236,6 +243,7 @@ _RANGES: dict[str, str] = {
     "retry_after_max": "a finite number of seconds >= 0",
     "lock_timeout": "a finite number of seconds >= 0, or none to wait up to the deadline",
     "max_redirects": f"an integer from 0 to {_MAX_COUNT}",
+    "max_decoded_ratio": "a finite number >= 1",
 }
 
 
@@ -248,8 +256,9 @@ def _check_setting(name: str, value: Any) -> str | None:
     if name in ("max_retries", "max_redirects"):
         ok = isinstance(value, int) and 0 <= value <= _MAX_COUNT
     else:
+        low = 1 if name == "max_decoded_ratio" else 0
         ok = isinstance(value, (int, float)) and math.isfinite(value) and (
-            value > 0 if name in ("connect_timeout", "read_timeout", "deadline") else value >= 0)
+            value > 0 if name in ("connect_timeout", "read_timeout", "deadline") else value >= low)
     return None if ok else _RANGES[name]
 
 
@@ -387,6 +396,27 @@ def _strong_date(last_modified: str, date: str | None) -> bool:
         return False
 
 
+def _name_not_resolved(err: BaseException) -> bool:
+    """Whether a connection error is a failed host-name lookup (DNS), not a network fault."""
+    import socket
+
+    import urllib3
+
+    resolution = getattr(urllib3.exceptions, "NameResolutionError", ())
+    seen: set[int] = set()
+    stack: list[Any] = [err]
+    while stack:
+        item = stack.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if (resolution and isinstance(item, resolution)) or isinstance(item, socket.gaierror):
+            return True
+        stack.extend([item.__cause__, item.__context__, getattr(item, "reason", None),
+                      *item.args])
+    return False
+
+
 def _shown(url: str) -> str:
     """The URL for messages: without credentials."""
     return public_url(url) if "@" in urlsplit(url).netloc else url
@@ -521,6 +551,13 @@ class _Transfer:
                              f"{self.s.connect_timeout:g} s, read timeout "
                              f"{self.s.read_timeout:g} s): {err}") from err
             except requests.exceptions.ConnectionError as err:
+                if _name_not_resolved(err):  # retrying cannot help: fail at once
+                    host = urlsplit(current).hostname
+                    raise DownloadError(
+                        f"cannot resolve the host name {host!r} of {shown} (DNS lookup "
+                        f"failed; not retried): check the URL and the network, or set "
+                        f"HYDRA_CNN_OFFLINE=1 to use cached files only. Cause: {err}",
+                        self.shown) from err
                 raise _Retry(f"connection to {shown} failed: {err}") from err
             except requests.exceptions.RequestException as err:
                 raise DownloadError(f"request for {shown} failed: {err}", self.shown) from err
@@ -553,16 +590,58 @@ class _Transfer:
         elif self.last_modified and _strong_date(self.last_modified, resp.headers.get("date")):
             self.validator = self.last_modified
 
+    def _content_range(self, resp: requests.Response, where: str
+                       ) -> tuple[int, int, int | None] | None:
+        """``(first, last, total)`` of a 206's Content-Range; None when it is missing or bad.
+
+        A Content-Length that disagrees with the range is a server contradicting itself: a
+        :class:`DownloadError` (nothing is cached).
+        """
+        header = resp.headers.get("content-range", "")
+        m = _CONTENT_RANGE.match(header)
+        if not m:
+            return None
+        first, last = int(m.group(1)), int(m.group(2))
+        total = None if m.group(3) == "*" else int(m.group(3))
+        if last < first or (total is not None and last >= total):
+            return None
+        length = resp.headers.get("content-length", "")
+        if length.isdigit() and int(length) != last - first + 1:
+            raise DownloadError(
+                f"{where} answered HTTP 206 with Content-Range {header!r} ({last - first + 1} "
+                f"bytes) but Content-Length {length}: the server contradicts itself; nothing "
+                f"was cached", self.shown)
+        return first, last, total
+
+    def _unasked_range(self, resp: requests.Response, where: str) -> int:
+        """The file's total size from a 206 sent to a request without ``Range``.
+
+        Only a Content-Range starting at byte 0 with a known total is usable: the body is
+        then the first part of the file (the rest is fetched like a broken transfer, or the
+        download fails); it is never taken for the whole file.
+        """
+        parsed = self._content_range(resp, where)
+        if parsed is None or parsed[0] != 0 or parsed[2] is None:
+            raise DownloadError(
+                f"{where} answered a request without Range with HTTP 206 (partial content) and "
+                f"Content-Range {resp.headers.get('content-range')!r}, which does not say which "
+                f"part of the file it is (expected 'bytes 0-<last>/<total>'); nothing was "
+                f"cached", self.shown)
+        if parsed[1] + 1 < parsed[2]:
+            logger.info("%s sent only bytes 0-%d of %d to a request without Range; fetching "
+                        "the rest", where, parsed[1], parsed[2])
+        return parsed[2]
+
     def _check_resume(self, resp: requests.Response, where: str) -> None:
         """Accept a 206 reply to ``Range: bytes=<offset>-`` only for the same file."""
-        m = _CONTENT_RANGE.match(resp.headers.get("content-range", ""))
+        parsed = self._content_range(resp, where)
         problem = None
         total = None
-        if not m or int(m.group(1)) != self.offset:
+        if parsed is None or parsed[0] != self.offset:
             problem = (f"bad Content-Range {resp.headers.get('content-range')!r} for "
                        f"bytes={self.offset}-")
         else:
-            total = None if m.group(3) == "*" else int(m.group(3))
+            total = parsed[2]
             etag, modified = resp.headers.get("etag"), resp.headers.get("last-modified")
             if self.total is not None and total != self.total:
                 problem = f"the total size changed from {self.total} to {total} bytes"
@@ -638,21 +717,21 @@ class _Transfer:
             if status == 206 and self.offset and identity:
                 self._check_resume(resp, where)
                 self._measure_space()
-            elif status == 200 or (status == 206 and not self.offset):
+            elif status == 206 and self.offset:  # an encoded partial body: not comparable
+                self._restart()
+                raise _Retry(f"{where} sent a {encoding}-encoded partial body; starting over")
+            elif status == 200 or status == 206:
                 if self.offset:
                     logger.info("%s sent the whole file again (200); starting over", where)
                     self._restart()
                 length = resp.headers.get("content-length")
                 self.total = int(length) if (length and length.isdigit() and identity) else None
-                if status == 206:  # a range we did not ask for
-                    self.total = None
+                if status == 206:  # a range we did not ask for: only its total says the size
+                    self.total = self._unasked_range(resp, where) if identity else None
                 self._remember_validators(resp)
                 self.final_url = resp.url
                 self.status = status
                 self._measure_space()
-            elif status == 206:  # an encoded partial body: offsets are not comparable
-                self._restart()
-                raise _Retry(f"{where} sent a {encoding}-encoded partial body; starting over")
             elif status == 416:
                 self._restart()
                 raise _Retry(f"HTTP 416 (range not satisfiable) for {where}")
@@ -674,6 +753,8 @@ class _Transfer:
                              else raw.read(1 << 16, decode_content=True))
                     if not chunk:
                         break
+                    if not identity:
+                        self._check_decoded(raw, len(chunk), encoding, where)
                     self._write(chunk)
                     self.hasher.update(chunk)
                     self.offset += len(chunk)
@@ -687,6 +768,21 @@ class _Transfer:
                     self._restart()
                 raise _Retry(self._incomplete("the connection closed early", where))
             return True
+
+    def _check_decoded(self, raw: Any, more: int, encoding: str, where: str) -> None:
+        """Refuse an encoded body that decodes far beyond what was sent (a bomb)."""
+        try:
+            wire = int(raw.tell())
+        except (AttributeError, TypeError, ValueError, OSError):
+            return
+        cap = self.s.max_decoded_ratio * wire + _DECODED_SLACK
+        if self.offset + more > cap:
+            raise DownloadError(
+                f"{where} sent a {encoding}-encoded body that decodes to more than "
+                f"{self.s.max_decoded_ratio:g} times the {wire} bytes received (over "
+                f"{self.offset + more} bytes so far): a decompression bomb? Nothing was "
+                f"cached. Raise HYDRA_CNN_MAX_DECODED_RATIO (now {self.s.max_decoded_ratio:g}) "
+                f"only for a server you trust", self.shown)
 
     def _incomplete(self, why: str, where: str) -> str:
         if self.total is not None:
@@ -812,6 +908,7 @@ def download_checkpoint(
     except OSError as err:
         raise OSError(err.errno, f"cannot create the cache folder {folder}: {err.strerror}; "
                                  f"set HYDRA_CNN_HOME to a writable folder") from err
+    _check_cache_folders(folder)
     lock_timeout = s.lock_timeout if s.lock_timeout is not None else s.deadline
     with cache_lock(folder, stored, lock_timeout):
         cached = _check_cached(final, prefix, url, s, quiet=True)
@@ -825,6 +922,18 @@ def download_checkpoint(
 
 
 _reuse_logged: set[str] = set()
+
+
+def _check_cache_folders(folder: Path) -> None:
+    """Refuse, before any byte is downloaded, a non-folder where the cache keeps its folders."""
+    for sub, role in ((index_dir(folder), "the cache index"), (folder / ".locks",
+                                                                 "the download locks")):
+        if os.path.lexists(sub) and not sub.is_dir():
+            raise NotADirectoryError(
+                errno.ENOTDIR,
+                f"{sub} is a file, but the cache keeps {role} in a folder there; nothing was "
+                f"downloaded. Move or delete that file, or use another cache folder "
+                f"(HYDRA_CNN_HOME)", str(sub))
 
 
 def _check_cached(final: Path, prefix: str | None, url: str, s: DownloadSettings,

@@ -177,6 +177,10 @@ def read_record(cache_dir: Path, name: str) -> CacheRecord | None:
         return None
     try:
         record = CacheRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except RecursionError:
+        logger.warning("ignoring the malformed cache index record %s: its JSON nests too "
+                       "deeply to be a record", path)
+        return None
     except (OSError, UnicodeDecodeError, ValueError) as err:
         logger.warning("ignoring the malformed cache index record %s: %s", path, err)
         return None

@@ -16,6 +16,7 @@ Schemes (``CheckpointLoader.register_scheme`` adds more; the longest matching pr
 ``torchvision://NAME``              the torchvision zoo (``modelzoo://`` is deprecated)
 ``open-mmlab://``, ``openmmlab://`` the open-mmlab zoo, merged with HOME's JSON files
 ``mmcls://NAME``                    the mmcls zoo; only ``backbone.`` keys, prefix removed
+``/path/dir`` (holds ``.metadata``)  a torch.distributed.checkpoint directory (sharded save)
 ==================================  =====================================================
 
 Checkpoints load with ``weights_only=True``: a pickle that needs any other global is refused
@@ -45,12 +46,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from hydra_cnn.checkpoint.dist import leader_first
 from hydra_cnn.checkpoint.download import download_checkpoint
 from hydra_cnn.checkpoint.errors import CheckpointFormatError, UnsafeCheckpointError
+from hydra_cnn.checkpoint.sharded import is_dcp_checkpoint
 from hydra_cnn.checkpoint.sniff import Sniff, sniff_file
 from hydra_cnn.checkpoint.state_dict import (
     LoggerLike,
     check_state_dict,
     get_logger,
     get_state_dict,
+    is_sharded,
     load_state_dict,
     unwrap_model,
     weights_to_cpu,
@@ -260,11 +263,53 @@ def _check_zip(path: str, filename: str, found: Sniff) -> bool:
     if not any(i.filename.endswith("data.pkl") for i in infos):
         raise _format_error(filename, f"a zip archive of {len(infos)} entries",
                             "no data.pkl entry, so not written by torch.save")
+    _check_declared_sizes(infos, filename, found.size)
     compressed = [i.filename for i in infos if i.compress_type != zipfile.ZIP_STORED]
     if compressed:
         logger.debug("%s has %d compressed entries (e.g. %s); reading it without mmap",
                      filename, len(compressed), compressed[0])
     return not compressed
+
+
+#: a zip checkpoint's entries may declare at most this many times the file's size, plus 1 MiB
+ZIP_RATIO_DEFAULT = 20.0
+_ZIP_RATIO_ENV = "HYDRA_CNN_MAX_ZIP_RATIO"
+_ZIP_SLACK = 1 << 20
+
+
+def _zip_ratio() -> float:
+    """The zip-bomb cap, from ``HYDRA_CNN_MAX_ZIP_RATIO`` (read now) or the default 20."""
+    raw = os.environ.get(_ZIP_RATIO_ENV, "").strip()
+    if not raw:
+        return ZIP_RATIO_DEFAULT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not (value >= 1 and value != float("inf")):
+        raise ValueError(f"{_ZIP_RATIO_ENV}={raw!r} is not accepted: expected a finite number "
+                         f">= 1 (how many times its file size a zip checkpoint's entries may "
+                         f"declare)")
+    return value
+
+
+def _check_declared_sizes(infos: list[zipfile.ZipInfo], filename: str, size: int) -> None:
+    """Refuse a zip whose entries declare far more bytes than the file holds (a zip bomb).
+
+    The declared (uncompressed) sizes are what torch's reader allocates, so they are checked
+    before anything is decompressed.
+    """
+    declared = sum(max(0, i.file_size) for i in infos)
+    ratio = _zip_ratio()
+    cap = ratio * size + _ZIP_SLACK
+    if declared > cap:
+        big = max(infos, key=lambda i: i.file_size)
+        raise CheckpointFormatError(
+            f"refused to load {filename}: its zip entries declare {declared} bytes once "
+            f"decompressed, more than {ratio:g} times the file's {size} bytes (largest: "
+            f"{big.filename!r}, {big.file_size} bytes from {big.compress_size}): a "
+            f"decompression bomb? Nothing was read. Raise {_ZIP_RATIO_ENV} (now {ratio:g}) "
+            f"only for a file you trust")
 
 
 def _torch_load(path: str, filename: str, map_location: Any, weights_only: bool,
@@ -337,6 +382,9 @@ def _check_safetensors(path: str, filename: str, found: Sniff) -> None:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise _format_error(filename, bad, f"the header is not JSON: {err}") from err
+    except RecursionError:
+        raise _format_error(filename, bad, "its JSON header nests too deeply to describe "
+                                           "tensors") from None
     if not isinstance(header, dict):
         raise _format_error(filename, bad, f"the header is a JSON {type(header).__name__}, "
                                            f"not an object")
@@ -388,6 +436,9 @@ def load_from_local(filename: str, map_location: Any = None, *, weights_only: bo
         weights_only: refuse pickles needing unsafe globals; default True.
     """
     path = os.path.expanduser(os.fspath(filename))
+    map_location = _check_map_location(map_location)
+    if os.path.isdir(path):
+        return _load_directory(path, os.fspath(filename), map_location, weights_only)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint file not found: {filename}")
     lower = path.lower()
@@ -402,6 +453,56 @@ def load_from_local(filename: str, map_location: Any = None, *, weights_only: bo
     if weights_only:
         _warn_if_weights_only_is_flawed()
     return _torch_load(path, filename, map_location, weights_only, found)
+
+
+def _load_directory(path: str, filename: str, map_location: Any, weights_only: bool) -> Any:
+    """A folder given as a checkpoint: refused, naming the checkpoint files inside it.
+
+    A torch.distributed.checkpoint directory is loaded by :func:`load_checkpoint` before a
+    folder gets here; here it is refused with that advice.
+    """
+    del map_location, weights_only  # no folder format is read here
+    if is_dcp_checkpoint(path):
+        raise IsADirectoryError(
+            errno.EISDIR, f"{filename} is a sharded checkpoint directory "
+                          f"(torch.distributed.checkpoint): load it into a model with "
+                          f"load_checkpoint(model, {filename!r})", filename)
+    try:
+        inside = sorted(e.name for e in os.scandir(path) if e.is_file() and e.name.lower()
+                        .endswith((".pth", ".pt", ".safetensors", ".ckpt", ".bin")))
+    except OSError:
+        inside = []
+    hint = (f"; it holds {', '.join(inside[:5])}{' ...' if len(inside) > 5 else ''}: pass one "
+            f"of them" if inside else "")
+    raise IsADirectoryError(
+        errno.EISDIR, f"{filename} is a directory, not a checkpoint file{hint}. Accepted: a "
+                      f"torch.save file (.pth/.pt) or a .safetensors file (load_checkpoint "
+                      f"also takes a sharded checkpoint directory, one holding a .metadata "
+                      f"file)", filename)
+
+
+def _check_map_location(map_location: Any) -> Any:
+    """``map_location`` as ``torch.load`` takes it; an int is a device index (as ``Module.to``)."""
+    import torch
+
+    if isinstance(map_location, bool):
+        raise TypeError(f"map_location must be None, a str, a torch.device, a device index, a "
+                        f"dict or a callable, got {map_location!r}")
+    if isinstance(map_location, int):
+        if map_location < 0:
+            raise ValueError(f"map_location={map_location} is not a device index (accepted: "
+                             f"an int >= 0, a str such as 'cpu' or 'cuda:0', a torch.device)")
+        try:
+            return torch.device(map_location)  # the accelerator with that index, as torch does
+        except RuntimeError as err:
+            raise ValueError(f"map_location={map_location} names accelerator device "
+                             f"{map_location}, but torch says: {err}. Use map_location='cpu' "
+                             f"(or a device this machine has)") from err
+    if map_location is None or isinstance(map_location, (str, torch.device, dict)) or callable(
+            map_location):
+        return map_location
+    raise TypeError(f"map_location must be None, a str, a torch.device, a device index, a dict "
+                    f"or a callable, got {type(map_location).__name__}: {map_location!r}")
 
 
 _ADVISED: list[str] = []
@@ -448,7 +549,7 @@ def _load_zoo(filename: str, map_location: Any, weights_only: bool, zoo: ZooOver
     target = zoo_url(filename, zoo)
     if target.startswith(("http://", "https://")):
         return load_from_http(target, map_location, weights_only=weights_only)
-    if not os.path.isfile(target):
+    if not os.path.exists(target):
         raise FileNotFoundError(f"{filename} maps to {target}, which does not exist")
     return load_from_local(target, map_location, weights_only=weights_only)
 
@@ -722,6 +823,7 @@ def load_checkpoint(
     *,
     state_dict_key: str | None = None,
     prefix: str | None = None,
+    optimizer: Any = None,
 ) -> Any:
     """Load a checkpoint into ``model``; return the whole checkpoint and log a short report.
 
@@ -731,9 +833,20 @@ def load_checkpoint(
     says so; several such entries are an error naming them). Everything is checked before the
     first tensor is copied: a failing call leaves the model unchanged.
 
+    Sharded models (FSDP2 ``fully_shard``, DTensor parameters) work too; every rank makes the
+    same call. Rank 0 reads or downloads the checkpoint, the others receive their shards one
+    tensor at a time; an error raises on every rank with every model unchanged. On the other
+    ranks the return value holds the checkpoint's ``'meta'`` only.
+
+    A torch.distributed.checkpoint directory (written by ``save_checkpoint(..., sharded=True)``)
+    loads into a model sharded over any number of ranks or into a plain model; ``optimizer=``
+    restores the optimizer saved with it (to resume training). It returns
+    ``{'meta': ..., 'provenance': ...}`` from the directory's provenance record.
+
     Args:
         model: the model (DataParallel/DDP wrappers are unwrapped).
-        filename: a local path, an http(s) URL or a zoo name (``open-mmlab://NAME``, ...).
+        filename: a local path, an http(s) URL, a zoo name (``open-mmlab://NAME``, ...) or a
+            sharded checkpoint directory.
         map_location: passed to ``torch.load``; default None.
         strict: raise :class:`StrictLoadError` on any missing, unexpected or shape-mismatched
             key, with the model unchanged; default False (mismatched keys are skipped).
@@ -745,24 +858,107 @@ def load_checkpoint(
         weights_only: refuse pickles needing unsafe globals; default True.
         zoo: zoo overrides for this call (name -> URL or path, or a JSON/YAML file).
         state_dict_key: the checkpoint entry holding the state dict (``'model'``,
-            ``'module'``, ``'state_dict'``, ...); default None finds it as described above.
+            ``'module'``, ``'state_dict'``, ...); default None finds it as described above
+            (``'model'`` in a sharded checkpoint directory).
         prefix: load only the keys under this prefix (``'backbone.'``), with it removed,
             before ``revise_keys`` apply; default None loads every key.
+        optimizer: an optimizer (or a dict name -> optimizer) to restore from a sharded
+            checkpoint directory; default None. Not accepted for checkpoint files.
     """
     name = os.fspath(filename)
     rules = _check_revise_keys(_DEFAULT_REVISE_KEYS if revise_keys is None else revise_keys)
     if prefix is not None and (not isinstance(prefix, str) or not prefix):
         raise ValueError(f"prefix must be None or a non-empty string such as 'backbone.', "
                          f"got {prefix!r}")
-    ckpt = _load_checkpoint(name, map_location, logger, weights_only=weights_only, zoo=zoo)
-    sd = _state_dict_of(ckpt, name, state_dict_key, logger)
-    check_state_dict(sd, name)  # before re.sub meets an integer key
-    if prefix is not None:
-        sd = _with_prefix(sd, prefix, name)
-    revised = _revise(sd, rules, name)
-    _warn_if_default_rule_needed(model, sd, revised, rules, name)
+    local = os.path.expanduser(name)
+    if not _SCHEME_RE.match(name) and is_dcp_checkpoint(local):
+        return _load_sharded_directory(model, local, name, strict, logger, rules, prefix,
+                                       state_dict_key, optimizer)
+    if optimizer is not None:
+        raise ValueError(f"optimizer= restores an optimizer from a sharded checkpoint "
+                         f"directory (one holding a .metadata file), but {name} is not one; "
+                         f"for a checkpoint file, optimizer.load_state_dict("
+                         f"checkpoint['optimizer'])")
+
+    def read() -> tuple[Any, OrderedDict[str, Any]]:
+        ckpt = _load_checkpoint(name, map_location, logger, weights_only=weights_only, zoo=zoo)
+        sd = _state_dict_of(ckpt, name, state_dict_key, logger)
+        check_state_dict(sd, name)  # before re.sub meets an integer key
+        if prefix is not None:
+            sd = _with_prefix(sd, prefix, name)
+        revised = _revise(sd, rules, name)
+        _warn_if_default_rule_needed(model, sd, revised, rules, name)
+        if prefix is None and tuple(rules) == _DEFAULT_REVISE_KEYS:  # custom rules: as asked
+            revised = _strip_common_prefix(model, revised, name, logger)
+        return ckpt, revised
+
+    if is_sharded(model):
+        from hydra_cnn.checkpoint.sharded import load_full_into_sharded
+
+        call = (name, bool(strict), prefix, tuple(rules), state_dict_key, bool(weights_only))
+        return load_full_into_sharded(model, name, read, strict=strict, logger=logger,
+                                      call=call)
+    ckpt, revised = read()
     load_state_dict(model, revised, strict=strict, logger=logger, source=name)
     return ckpt
+
+
+def _load_sharded_directory(model: nn.Module, path: str, name: str, strict: bool,
+                            logger: LoggerLike, rules: list[tuple[str, str]],
+                            prefix: str | None, state_dict_key: str | None,
+                            optimizer: Any) -> Any:
+    """A sharded checkpoint directory loads through DCP (other directories are refused by
+    :func:`load_from_local`)."""
+    from hydra_cnn.checkpoint.sharded import load_dcp
+
+    def rename(stored: Mapping[str, Any]) -> Mapping[str, Any]:
+        keys: Mapping[str, Any] = stored
+        if prefix is not None:
+            keys = _with_prefix(keys, prefix, name)
+        return _revise(keys, rules, name)
+
+    return load_dcp(model, path, name, strict=strict, logger=logger, rename=rename,
+                    state_dict_key=state_dict_key, optimizer=optimizer)
+
+
+#: share of the model's keys a stripped prefix must match to be taken without being asked
+_PREFIX_SHARE = 0.9
+
+
+def _strip_common_prefix(model: nn.Module, sd: OrderedDict[str, Any], name: str,
+                         logger: LoggerLike) -> OrderedDict[str, Any]:
+    """When no key matches the model but one common prefix (``net.``) hides them, strip it.
+
+    A state dict written by another tool (a LightningModule's ``net.``, a wrapper's
+    ``model.``) matches none of the model's keys as it is. If removing one first component
+    makes at least 90% of the model's keys match, and only one component does, it is removed
+    with an info line naming it; if several do, a warning says which ``prefix=`` to pass.
+    """
+    model_keys = {k for k in get_state_dict(model, keep_vars=True)
+                  if k.rsplit(".", 1)[-1] != "num_batches_tracked"}
+    if not model_keys or not sd or model_keys & set(sd):
+        return sd
+    tops = sorted({k.split(".", 1)[0] for k in sd if "." in k})
+    hits: dict[str, int] = {}
+    for top in tops:
+        stem = top + "."
+        hits[top] = len(model_keys & {k[len(stem):] for k in sd if k.startswith(stem)})
+    good = [t for t in tops if hits[t] >= _PREFIX_SHARE * len(model_keys)]
+    if len(good) > 1:
+        warnings.warn(
+            f"none of the keys of {name} match the model, but each of the prefixes "
+            f"{', '.join(repr(t + '.') for t in good)} would match "
+            f"{', '.join(str(hits[t]) for t in good)} of its {len(model_keys)} keys; choose "
+            f"one with prefix= (e.g. prefix={good[0] + '.'!r})", UserWarning, stacklevel=3)
+        return sd
+    if not good:
+        return sd
+    chosen = good[0] + "."
+    log = get_logger(logger)
+    if log is not None:
+        log.info("no key of %s matches the model as it is; its keys sit under %r, loading "
+                 "them with that prefix removed (prefix=%r)", name, chosen, chosen)
+    return _with_prefix(sd, chosen, name)
 
 
 def save_checkpoint(
@@ -770,11 +966,21 @@ def save_checkpoint(
     filename: str | os.PathLike[str],
     optimizer: Any = None,
     meta: dict[str, Any] | None = None,
+    *,
+    sharded: bool = False,
+    config: Any = None,
 ) -> None:
     """Save ``{'meta', 'state_dict'[, 'optimizer']}`` atomically (temp file, then rename).
 
     Non-persistent buffers are not saved; tensors are moved to the CPU. A ``.safetensors``
     name writes the state dict in that format (``meta`` as JSON metadata; no optimizer).
+
+    A sharded model (FSDP2, DTensor parameters) is gathered one tensor at a time to rank 0,
+    which writes one full checkpoint that loads into a plain model; every rank makes the call
+    and an error raises on every rank. With ``sharded=True`` the path is a directory written
+    with torch.distributed.checkpoint (each rank its shards, the optimizer's too), plus a
+    ``provenance.json`` (world size, hydra_cnn and torch versions, ``meta``, ``config``);
+    :func:`load_checkpoint` loads it over any number of ranks, or into a plain model.
 
     Args:
         model: the model (DataParallel/DDP wrappers are unwrapped; ``model.CLASSES``, when
@@ -782,6 +988,9 @@ def save_checkpoint(
         filename: a local path; its folder is created.
         optimizer: an optimizer, a dict name -> optimizer, or None (default).
         meta: extra metadata (a dict); default None.
+        sharded: write a sharded checkpoint directory; default False (one file).
+        config: the run's config (a dict, DictConfig or dataclass) recorded with the
+            checkpoint (``meta['config']`` in a file); default None.
     """
     import torch
 
@@ -789,6 +998,8 @@ def save_checkpoint(
         meta = {}
     elif not isinstance(meta, dict):
         raise TypeError(f"meta must be a dict or None, but got {type(meta).__name__}")
+    if not isinstance(sharded, bool):
+        raise TypeError(f"sharded must be True or False, got {sharded!r}")
     from hydra_cnn.common import __version__
 
     meta = dict(meta)
@@ -797,6 +1008,28 @@ def save_checkpoint(
     classes = getattr(model, "CLASSES", None)
     if classes is not None:
         meta.setdefault("CLASSES", classes)
+    name = os.fspath(filename)
+    if _SCHEME_RE.match(name):
+        raise ValueError(f"save_checkpoint writes local files only, got {name!r}")
+    path = Path(os.path.expanduser(name))
+    if sharded:
+        from hydra_cnn.checkpoint.sharded import save_sharded
+
+        save_sharded(model, path, optimizer, meta, config)
+        return
+    if config is not None:
+        from hydra_cnn.checkpoint.sharded import _plain_config
+
+        meta.setdefault("config", _plain_config(config))
+    if is_sharded(model):
+        from hydra_cnn.checkpoint.sharded import full_state_dicts, run_on_rank0
+
+        sd, optim = full_state_dicts(model, optimizer)
+        full: dict[str, Any] = {"meta": meta, "state_dict": sd}
+        if optim is not None:
+            full["optimizer"] = optim
+        run_on_rank0(lambda: _write_file(full, path), f"saving {path}")
+        return
     checkpoint: dict[str, Any] = {"meta": meta,
                                   "state_dict": weights_to_cpu(get_state_dict(model))}
     if isinstance(optimizer, torch.optim.Optimizer):
@@ -811,10 +1044,13 @@ def save_checkpoint(
     elif optimizer is not None:
         raise TypeError(f"optimizer must be None, an Optimizer or a dict of them, got "
                         f"{type(optimizer).__name__}")
-    name = os.fspath(filename)
-    if _SCHEME_RE.match(name):
-        raise ValueError(f"save_checkpoint writes local files only, got {name!r}")
-    path = Path(os.path.expanduser(name))
+    _write_file(checkpoint, path)
+
+
+def _write_file(checkpoint: dict[str, Any], path: Path) -> None:
+    """Write ``checkpoint`` to ``path`` atomically (temp file, fsync, rename)."""
+    import torch
+
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     existed = path.exists()

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra_cnn.checkpoint.errors import ZooFileError
-from hydra_cnn.common import ConfigKeyError, conf_dir
+from hydra_cnn.common import ConfigKeyError, brief, conf_dir
 
 __all__ = [
     "ZOO_SCHEMES",
@@ -97,11 +97,12 @@ def _check_map(data: Any, source: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in data.items():
         if not isinstance(key, str) or not key:
-            raise ZooFileError(f"{source}: zoo names must be non-empty strings, got {key!r}")
+            raise ZooFileError(f"{source}: zoo names must be non-empty strings, got "
+                               f"{brief(key)}")
         if not isinstance(value, str) or not value:
             raise ZooFileError(
                 f"{source}: entry {key!r} must be a URL or a path (a non-empty string), "
-                f"got {value!r}"
+                f"got {brief(value)}"
             )
         out[key] = value
     return out
@@ -114,6 +115,9 @@ def _parse_json(text: str, source: str) -> dict[str, str]:
         raise ZooFileError(
             f"{source}: malformed JSON at line {err.lineno}, column {err.colno}: {err.msg}"
         ) from err
+    except RecursionError:
+        raise ZooFileError(f"{source}: its JSON nests too deeply to be a zoo map (an object of "
+                           f"name -> URL or path)") from None
     return _check_map(data, source)
 
 
@@ -128,6 +132,9 @@ def _parse_yaml(text: str, source: str) -> dict[str, str]:
         raise ZooFileError(f"{source}: malformed YAML{where}: {err.problem or err}") from err
     except yaml.YAMLError as err:
         raise ZooFileError(f"{source}: malformed YAML: {err}") from err
+    except RecursionError:
+        raise ZooFileError(f"{source}: its YAML nests too deeply to be a zoo map (a mapping of "
+                           f"name -> URL or path)") from None
     return _check_map({} if data is None else data, source)
 
 

@@ -39,6 +39,7 @@ from hydra_cnn.configs.init import (
     TruncNormalInitConf,
     UniformInitConf,
     XavierInitConf,
+    init_conf_from_mmcv,
 )
 from hydra_cnn.configs.layers import *  # noqa: F403
 from hydra_cnn.configs.layers import LAYER_CONFS, MISSING
@@ -51,11 +52,13 @@ from hydra_cnn.configs.models import (
     ResNetConf,
     ResNetV1cConf,
     ResNetV1dConf,
+    SimpleViTConf,
     VGG11Conf,
     VGG13Conf,
     VGG16Conf,
     VGG19Conf,
     VGGConf,
+    ViTTinyConf,
 )
 from hydra_cnn.configs.plugins import (
     ContextBlockConf,
@@ -73,10 +76,16 @@ from hydra_cnn.configs.table import (
     option_table,
     schema_for,
 )
+from hydra_cnn.configs.transformer import (
+    BaseTransformerLayerConf,
+    FFNConf,
+    MultiheadAttentionConf,
+    TransformerLayerSequenceConf,
+)
 
 __all__ = [  # noqa: F405 (the dataclasses come from layers.py)
     "LAYER_CONFS", "MISSING", "builtin_confs", "field_types", "option_table",
-    "register_configs", "schema_for",
+    "register_configs", "schema_for", "init_conf_from_mmcv",
     "BNConf", "BN1dConf", "BN2dConf", "BN3dConf", "BilinearUpsampleConf", "ClampConf",
     "ClipConf", "Conv1dConf", "Conv2dAdaptivePaddingConf", "Conv2dConf", "Conv3dConf",
     "ConvAWSConf", "ConvConf", "ConvTranspose2dConf", "ConvTranspose3dConf", "ConvWSConf",
@@ -93,7 +102,8 @@ __all__ = [  # noqa: F405 (the dataclasses come from layers.py)
     "PretrainedInitConf", "TruncNormalInitConf", "UniformInitConf", "XavierInitConf",
     "ResNet18Conf", "ResNet34Conf", "ResNet50Conf", "ResNet101Conf", "ResNet152Conf",
     "ResNetConf", "ResNetV1cConf", "ResNetV1dConf", "VGG11Conf", "VGG13Conf", "VGG16Conf",
-    "VGG19Conf", "VGGConf",
+    "VGG19Conf", "VGGConf", "SimpleViTConf", "ViTTinyConf",
+    "BaseTransformerLayerConf", "FFNConf", "MultiheadAttentionConf", "TransformerLayerSequenceConf",
 ]
 
 def _on_register(registry: Any, names: list[str], cls: Any, config_name: str | None) -> None:

@@ -70,7 +70,12 @@ def make_conf(group: str, type_name: str, cls: Any, option: str) -> type:
         ("type", str, dataclasses.field(default=type_name)),
     ]
     for p in params:
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in late or p.name == "self":
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name == "self":
+            continue
+        if p.name in family.block_decides:  # None: the block decides (a conv's kernel_size)
+            fields.append((p.name, Any, dataclasses.field(default=None)))
+            continue
+        if p.name in late:
             continue
         if p.name in ("_target_", "_partial_", "type"):
             continue

@@ -1,11 +1,13 @@
 """Structured configs for the initializers: the options of the ``init`` config group.
 
 Each dataclass mirrors its initializer's constructor (``KaimingInitConf`` <-> ``KaimingInit``)
-and adds two keys that :func:`hydra_cnn.make_init` (the ``_target_``) handles:
+and adds keys that :func:`hydra_cnn.make_init` (the ``_target_``) handles:
 
 - ``override``: mmcv's ``override`` entries (``dict(name='fc', type='Normal', std=0.01)``);
 - ``norm``: init configs applied after the main one. The shipped options use it to keep
-  normalization layers at weight 1, bias 0.
+  normalization layers at weight 1, bias 0;
+- ``seed``: keyed init for this config, its ``norm`` and its ``override`` entries (default
+  null: the global RNG, or the seed the caller passed to ``initialize``/``init_weights``).
 
 Defaults make an option useful on its own: ``layer`` lists every conv, transposed conv and
 linear class (:data:`DEFAULT_INIT_LAYERS`; subclasses match too, since ``layer`` is matched
@@ -24,10 +26,12 @@ This module never imports torch.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional
 
-from hydra_cnn.common import MISSING
+from hydra_cnn.common import MISSING, ConfigKeyError, brief, did_you_mean
 from hydra_cnn.configs.base import confs_of, group_of, partial_of, target_of
 
 # ruff: noqa: UP045  (Optional[...] reads better in config schemas and OmegaConf supports it)
@@ -44,6 +48,7 @@ __all__ = [
     "TruncNormalInitConf",
     "UniformInitConf",
     "XavierInitConf",
+    "init_conf_from_mmcv",
 ]
 
 DEFAULT_INIT_LAYERS: tuple[str, ...] = (
@@ -88,6 +93,7 @@ class ConstantInitConf(_InitFamily):
     bias_prob: Optional[float] = None
     layer: Any = field(default_factory=_conv_linear)
     override: Any = None
+    seed: Optional[int] = None
     norm: Any = field(default_factory=_norm_ones)
 
 
@@ -103,6 +109,7 @@ class XavierInitConf(_InitFamily):
     bias_prob: Optional[float] = None
     layer: Any = field(default_factory=_conv_linear)
     override: Any = None
+    seed: Optional[int] = None
     norm: Any = field(default_factory=_norm_ones)
 
 
@@ -118,6 +125,7 @@ class NormalInitConf(_InitFamily):
     bias_prob: Optional[float] = None
     layer: Any = field(default_factory=_conv_linear)
     override: Any = None
+    seed: Optional[int] = None
     norm: Any = field(default_factory=_norm_ones)
 
 
@@ -135,6 +143,7 @@ class TruncNormalInitConf(_InitFamily):
     bias_prob: Optional[float] = None
     layer: Any = field(default_factory=_conv_linear)
     override: Any = None
+    seed: Optional[int] = None
     norm: Any = field(default_factory=_norm_ones)
 
 
@@ -150,6 +159,7 @@ class UniformInitConf(_InitFamily):
     bias_prob: Optional[float] = None
     layer: Any = field(default_factory=_conv_linear)
     override: Any = None
+    seed: Optional[int] = None
     norm: Any = field(default_factory=_norm_ones)
 
 
@@ -167,6 +177,7 @@ class KaimingInitConf(_InitFamily):
     bias_prob: Optional[float] = None
     layer: Any = field(default_factory=_conv_linear)
     override: Any = None
+    seed: Optional[int] = None
     norm: Any = field(default_factory=_norm_ones)
 
 
@@ -180,6 +191,7 @@ class Caffe2XavierInitConf(_InitFamily):
     bias_prob: Optional[float] = None
     layer: Any = field(default_factory=_conv_linear)
     override: Any = None
+    seed: Optional[int] = None
     norm: Any = field(default_factory=_norm_ones)
 
 
@@ -195,9 +207,73 @@ class PretrainedInitConf(_InitFamily):
     zoo: Any = None
     revise_keys: Any = None
     state_dict_key: Optional[str] = None
+    weights_only: bool = True
     override: Any = None
 
 
 CONFS: tuple[type, ...] = confs_of(__name__)
 """The option dataclasses of this module, in definition order."""
-"""Every init option's dataclass, for :func:`hydra_cnn.configs.builtin_confs`."""
+
+
+def _conf_for(type_name: Any) -> type:
+    by_type = {conf.type: conf for conf in CONFS}  # type: ignore[attr-defined]
+    if isinstance(type_name, str) and type_name in by_type:
+        return by_type[type_name]
+    raise ConfigKeyError(
+        f"init type {type_name!r} has no structured config. Known: "
+        f"{', '.join(sorted(by_type))}.{did_you_mean(str(type_name), by_type)}"
+    )
+
+
+def init_conf_from_mmcv(cfg: Any) -> Any:
+    """The structured init config that means exactly what an mmcv init dict means.
+
+    Copying an mmcv ``init_cfg`` into a shipped option field by field changes its meaning,
+    because the options' defaults are made to be useful on their own: ``layer`` covers every
+    conv and linear class, and ``norm`` sets every norm to 1/0 afterwards. In mmcv a dict
+    without ``layer`` initialises nothing but its ``override`` children, and there is no
+    ``norm``. This converter sets those two fields to mmcv's meaning (``layer`` as given, or
+    ``[]``; ``norm=None``) and copies every other key, so the seeded weights are mmcv's::
+
+        >>> init_conf_from_mmcv(dict(type='Normal', std=0.01, override=dict(name='conv_seg')))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        NormalInitConf(_target_='hydra_cnn.make_init', _partial_=False, type='Normal',
+                       mean=0.0, std=0.01, bias=0.0, bias_prob=None, layer=[],
+                       override={'name': 'conv_seg'}, seed=None, norm=None)
+
+    Args:
+        cfg: an mmcv init dict (``dict(type='Kaiming', layer='Conv2d', ...)``, any mapping),
+            or a list of them.
+
+    Returns:
+        The dataclass instance (``KaimingInitConf(...)``), or a list of them for a list;
+        ``instantiate`` / ``initialize`` / ``init_cfg=`` take them as they take the options.
+
+    Raises:
+        TypeError: ``cfg`` is not a mapping or a list of them, or has a key the type does not
+            take (naming the closest one).
+        KeyError: no ``type``, or a type without a structured config.
+    """
+    if isinstance(cfg, list | tuple):
+        return [init_conf_from_mmcv(item) for item in cfg]
+    if not isinstance(cfg, Mapping):
+        raise TypeError(f"init_conf_from_mmcv takes an mmcv init dict or a list of them, but "
+                        f"got {type(cfg).__name__}: {brief(cfg)}")
+    data = {k: v for k, v in cfg.items() if not (isinstance(k, str) and k.startswith("_"))}
+    if "type" not in data:
+        raise ConfigKeyError(f'an init config must contain the key "type", but got {brief(data)}')
+    conf = _conf_for(data.pop("type"))
+    names = [f.name for f in dataclasses.fields(conf) if not f.name.startswith("_")]
+    for key in data:
+        if key not in names or key == "norm":  # ``norm`` is hydra_cnn's, not mmcv's
+            keys = [n for n in names if n not in ("type", "norm")]
+            raise TypeError(
+                f"init type {conf.type!r} has no key {key!r} in mmcv. Accepted: "  # type: ignore[attr-defined]
+                f"{', '.join(keys)}.{did_you_mean(str(key), keys)}"
+            )
+    if "layer" in names:
+        layer = data.get("layer")
+        data["layer"] = [] if layer is None else [layer] if isinstance(layer, str) else list(layer)
+    if "norm" in names:
+        data["norm"] = None
+    return conf(**data)

@@ -4,10 +4,12 @@ Each class mirrors its layer's constructor (fields, types, defaults) with three 
 exceptions:
 
 1. late sizes and the arguments a block passes are omitted: a conv config has no
-   ``in_channels``, ``out_channels``, ``kernel_size``, ``stride`` or ``padding``; a norm config
-   has no ``num_features``/``num_channels``/``normalized_shape``; a padding config has no
-   ``padding``; an upsample config has no channels (``deconv``) and no ``mode`` (the type is the
-   mode);
+   ``in_channels`` or ``out_channels``, and its ``kernel_size``, ``stride``, ``padding`` and
+   ``dilation`` are ``None`` by default, meaning "the block decides" (set them where the config
+   owns the geometry, as mmcls's ``PatchEmbed`` does); a norm config has no
+   ``num_features``/``num_channels``/``normalized_shape``; a padding config has no
+   ``padding``; an upsample config has no channels (``deconv``) and no ``mode`` (the type is
+   the mode);
 2. ``inplace: Optional[bool] = None`` means "the block decides" (the class default otherwise);
 3. ``GNConf.num_groups: Optional[int] = None`` means automatic groups: 32, or the largest
    divisor of the channel count below 32 (an explicit count keeps mmcv's strict meaning).
@@ -86,7 +88,12 @@ class _PaddingFamily:
 # --- conv -----------------------------------------------------------------------------------
 @dataclass
 class _ConvBase(_ConvFamily):
-    dilation: Any = 1
+    # None: the block decides (ConvModule's kernel_size, ...); set them where the config
+    # owns the geometry, as mmcls's PatchEmbed does with dict(type='Conv2d', kernel_size=16)
+    kernel_size: Any = None
+    stride: Any = None
+    padding: Any = None
+    dilation: Any = None
     groups: int = 1
     bias: bool = True
     padding_mode: str = "zeros"
@@ -96,7 +103,7 @@ class _ConvBase(_ConvFamily):
 
 @dataclass
 class ConvConf(_ConvBase):
-    """``Conv`` (= ``nn.Conv2d``)."""
+    """``Conv``: mmcv's ``Conv2d`` wrapper (a subclass of ``nn.Conv2d``)."""
 
     _option_: ClassVar[str] = "conv"
     type: str = "Conv"
@@ -120,7 +127,7 @@ class Conv2dConf(_ConvBase):
 
 @dataclass
 class Conv3dConf(_ConvBase):
-    """``nn.Conv3d``."""
+    """``Conv3d``: mmcv's ``Conv3d`` wrapper (a subclass of ``nn.Conv3d``)."""
 
     _option_: ClassVar[str] = "conv3d"
     type: str = "Conv3d"
@@ -149,7 +156,12 @@ class Conv2dAdaptivePaddingConf(_ConvFamily):
 
     _option_: ClassVar[str] = "conv2d_adaptive_padding"
     type: str = "Conv2dAdaptivePadding"
-    dilation: Any = 1
+    # None: the block decides (ConvModule's kernel_size, ...); set them where the config
+    # owns the geometry, as mmcls's PatchEmbed does with dict(type='Conv2d', kernel_size=16)
+    kernel_size: Any = None
+    stride: Any = None
+    padding: Any = None
+    dilation: Any = None
     groups: int = 1
     bias: bool = True
     device: Any = None
@@ -158,10 +170,15 @@ class Conv2dAdaptivePaddingConf(_ConvFamily):
 
 @dataclass
 class _DeconvBase(_ConvFamily):
+    # None: the block decides (ConvModule's kernel_size, ...); set them where the config
+    # owns the geometry, as mmcls's PatchEmbed does with dict(type='Conv2d', kernel_size=16)
+    kernel_size: Any = None
+    stride: Any = None
+    padding: Any = None
+    dilation: Any = None
     output_padding: Any = 0
     groups: int = 1
     bias: bool = True
-    dilation: Any = 1
     padding_mode: str = "zeros"
     device: Any = None
     dtype: Any = None
@@ -169,7 +186,7 @@ class _DeconvBase(_ConvFamily):
 
 @dataclass
 class DeconvConf(_DeconvBase):
-    """``deconv`` (= ``nn.ConvTranspose2d``) as a conv layer."""
+    """``deconv``: mmcv's ``ConvTranspose2d`` wrapper as a conv layer."""
 
     _option_: ClassVar[str] = "deconv"
     type: str = "deconv"
@@ -177,7 +194,7 @@ class DeconvConf(_DeconvBase):
 
 @dataclass
 class Deconv3dConf(_DeconvBase):
-    """``deconv3d`` (= ``nn.ConvTranspose3d``) as a conv layer."""
+    """``deconv3d``: mmcv's ``ConvTranspose3d`` wrapper as a conv layer."""
 
     _option_: ClassVar[str] = "deconv3d"
     type: str = "deconv3d"
@@ -185,7 +202,7 @@ class Deconv3dConf(_DeconvBase):
 
 @dataclass
 class ConvTranspose2dConf(_DeconvBase):
-    """``nn.ConvTranspose2d``."""
+    """``ConvTranspose2d``: mmcv's wrapper (a subclass of ``nn.ConvTranspose2d``)."""
 
     _option_: ClassVar[str] = "conv_transpose2d"
     type: str = "ConvTranspose2d"
@@ -193,7 +210,7 @@ class ConvTranspose2dConf(_DeconvBase):
 
 @dataclass
 class ConvTranspose3dConf(_DeconvBase):
-    """``nn.ConvTranspose3d``."""
+    """``ConvTranspose3d``: mmcv's wrapper (a subclass of ``nn.ConvTranspose3d``)."""
 
     _option_: ClassVar[str] = "conv_transpose3d"
     type: str = "ConvTranspose3d"
@@ -446,7 +463,7 @@ class SwishConf(_ActBase):
 
 @dataclass
 class HSwishConf(_ActBase):
-    """``HSwish``: ``x * relu6(x + 3) / 6``."""
+    """``HSwish``: ``nn.Hardswish``, ``x * relu6(x + 3) / 6`` (``inplace`` acts in place)."""
 
     _option_: ClassVar[str] = "hswish"
     type: str = "HSwish"
@@ -531,7 +548,7 @@ class PixelShuffleConf(_UpsampleFamily):
 
 @dataclass
 class DeconvUpsampleConf(_UpsampleFamily, _DeconvBase):
-    """``deconv`` (= ``nn.ConvTranspose2d``) as an upsampling layer."""
+    """``deconv``: mmcv's ``ConvTranspose2d`` wrapper as an upsampling layer."""
 
     _option_: ClassVar[str] = "deconv"
     type: str = "deconv"
@@ -539,7 +556,7 @@ class DeconvUpsampleConf(_UpsampleFamily, _DeconvBase):
 
 @dataclass
 class Deconv3dUpsampleConf(_UpsampleFamily, _DeconvBase):
-    """``deconv3d`` (= ``nn.ConvTranspose3d``) as an upsampling layer."""
+    """``deconv3d``: mmcv's ``ConvTranspose3d`` wrapper as an upsampling layer."""
 
     _option_: ClassVar[str] = "deconv3d"
     type: str = "deconv3d"

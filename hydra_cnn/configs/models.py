@@ -16,7 +16,8 @@ a ``GNConf`` into a node typed ``BNConf``).
 
 Options: ``resnet``, ``resnet_v1c``, ``resnet_v1d``, ``vgg`` (``depth`` is required), and
 presets with the depth set: ``resnet18``, ``resnet34``, ``resnet50``, ``resnet101``,
-``resnet152``, ``vgg11``, ``vgg13``, ``vgg16``, ``vgg19``. This module does not import torch.
+``resnet152``, ``vgg11``, ``vgg13``, ``vgg16``, ``vgg19``; ``simple_vit`` and its preset
+``vit_tiny`` (a Vision Transformer from the transformer bricks). This module does not import torch.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from hydra_cnn.configs.base import confs_of, group_of, partial_of, target_of
 __all__ = [
     "CONFS", "ResNetConf", "ResNetV1cConf", "ResNetV1dConf", "VGGConf",
     "ResNet18Conf", "ResNet34Conf", "ResNet50Conf", "ResNet101Conf", "ResNet152Conf",
-    "VGG11Conf", "VGG13Conf", "VGG16Conf", "VGG19Conf",
+    "VGG11Conf", "VGG13Conf", "VGG16Conf", "VGG19Conf", "SimpleViTConf", "ViTTinyConf",
 ]
 
 
@@ -82,6 +83,7 @@ class _AvgDown:
 
 @dataclass
 class _ResNetTail:
+    contract_dilation: bool = False
     frozen_stages: int = -1
     conv_cfg: Any = None
     norm_cfg: Any = field(default_factory=_bn)
@@ -224,6 +226,42 @@ class VGG19Conf(VGGConf):
 
     _option_: ClassVar[str] = "vgg19"
     depth: int = 19
+
+
+# --- SimpleViT --------------------------------------------------------------------------------
+@dataclass
+class SimpleViTConf(_ModelFamily):
+    """``SimpleViT``: patch tokens, pre-norm transformer layers, mean pooling, linear head."""
+
+    _option_: ClassVar[str] = "simple_vit"
+    type: str = "SimpleViT"
+    in_channels: int = 3
+    img_size: int = 224
+    patch_size: int = 16
+    embed_dims: int = 768
+    num_layers: int = 12
+    num_heads: int = 12
+    mlp_ratio: float = 4.0
+    drop_path_rate: float = 0.0
+    # None: MultiheadAttention, FFN, LN, GELU (as the constructor); a layers/attention,
+    # layers/ffn, layers/norm or layers/act option composes over them
+    attn_cfg: Any = None
+    ffn_cfg: Any = None
+    norm_cfg: Any = None
+    act_cfg: Any = None
+    final_norm: bool = True
+    num_classes: int = -1
+    init_cfg: Any = None
+    pretrained: Any = None
+
+
+@dataclass
+class ViTTinyConf(SimpleViTConf):
+    """``SimpleViT`` at DeiT-Tiny's size: 192 wide, 12 layers, 3 heads, 16x16 patches."""
+
+    _option_: ClassVar[str] = "vit_tiny"
+    embed_dims: int = 192
+    num_heads: int = 3
 
 
 # Presets first: where a lookup keys configs by (group, type), the general class, listed

@@ -169,3 +169,14 @@ def register_configs(
         for group, option, cls in table:
             if group == lib_group:
                 _store(app_group, option, cls, where)
+    _enable_preflight()
+
+
+def _enable_preflight() -> None:
+    """Make ``hydra/launcher=preflight`` work where Hydra's plugin scan misses the plugin (an
+    editable install of hydra_cnn); with a normal install the scan finds it by itself."""
+    try:
+        from hydra_plugins.hydra_cnn_preflight import register
+    except ImportError:  # hydra_cnn's files without its plugin package
+        return
+    register()

@@ -17,7 +17,7 @@ __all__ = ["builtin_confs", "field_types", "option_table", "schema_for"]
 # the modules of this package that hold only machinery, no options
 _MACHINERY = frozenset({"auto", "base", "store", "table", "yaml_files"})
 # the order the options are listed in (any other module of the package follows, by name)
-_ORDER = ("layers", "plugins", "blocks", "init", "models")
+_ORDER = ("layers", "plugins", "transformer", "blocks", "init", "models")
 
 
 def _option_modules() -> list[str]:

@@ -9,6 +9,8 @@
 - :mod:`~hydra_cnn.init.base_module`: ``BaseModule``, ``Sequential``, ``ModuleList``,
   ``ModuleDict`` and the ``init_weights()`` walk and its priority rules;
 - :mod:`~hydra_cnn.init.tracking`: the engine that follows every write during an init;
+- :mod:`~hydra_cnn.init.keyed`: keyed init (``seed=``: values from the seed and each
+  tensor's name, whatever the build route or sharding) and whole-tensor draws for DTensors;
 - :mod:`~hydra_cnn.init.report`: the init report (final writer of every tensor);
 - :mod:`~hydra_cnn.init.meta`: :func:`build_model`, which skips PyTorch's default init by
   building on the meta device when the init config covers every tensor.

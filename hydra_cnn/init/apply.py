@@ -24,6 +24,7 @@ the interface this module applies.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import logging
@@ -43,6 +44,7 @@ __all__ = [
     "apply_inits",
     "apply_steps",
     "initialize",
+    "loads_checkpoint",
     "make_init",
     "plan_inits",
     "prepare_inits",
@@ -72,11 +74,14 @@ class Initializer:
         override: ``override`` entries (dicts with ``name``) applied after this initializer;
             set by :func:`make_init`.
         norm: initializers applied after this one (the ``norm`` key); set by :func:`make_init`.
+        seed: keyed init for this config, its ``norm`` and its ``override`` entries (the
+            ``seed`` key; None: the run's seed, if any); set by :func:`make_init`.
     """
 
     loads_checkpoint: ClassVar[bool] = False
     override: list[dict[str, Any]] | None = None
     norm: list[Initializer] | None = None
+    seed: int | None = None
 
     @property
     def type_name(self) -> str:
@@ -102,6 +107,11 @@ class Initializer:
 
     def check(self, module: nn.Module) -> None:
         """Raise if applying it to ``module`` would fail; writes nothing (default: no check)."""
+
+    def touched(self, module: nn.Module) -> list[Any] | None:
+        """The tensors calling it on ``module`` writes, when known (None: any tensor of
+        ``module``'s subtree). A run that must be able to undo itself snapshots these."""
+        return None
 
     def __call__(self, module: nn.Module) -> None:
         raise NotImplementedError(f"{type(self).__name__} must implement __call__()")
@@ -134,6 +144,12 @@ def _override_items(override: Any) -> list[dict[str, Any]]:
             )
         if not isinstance(entry["name"], str):
             raise TypeError(f"override name must be a str, but got {entry['name']!r}")
+        if not entry["name"].strip():
+            raise ValueError(
+                f"override name must name a submodule (an attribute such as 'fc' or a dotted "
+                f"path such as 'head.fc'), but got the empty value {entry['name']!r} in "
+                f"{entry}; to initialise the whole model, use the config itself without override"
+            )
         if len(entry) > 1 and "type" not in entry:
             raise ValueError(
                 f"`override` {entry} has arguments but no 'type': give type=... with them, or "
@@ -167,7 +183,7 @@ def _prepare(item: Any) -> Initializer:
     return make_init(**data)
 
 
-def make_init(type: Any = None, *, override: Any = None, norm: Any = None,
+def make_init(type: Any = None, *, override: Any = None, norm: Any = None, seed: Any = None,
               **kwargs: Any) -> Initializer:
     """Build the ``INITIALIZERS`` member ``type`` from keyword arguments: the ``init`` options'
     Hydra ``_target_``.
@@ -179,6 +195,8 @@ def make_init(type: Any = None, *, override: Any = None, norm: Any = None,
         norm: further init configs (a dict, a structured config, an initializer or a list)
             applied after this one; the shipped options set norm layers to weight 1, bias 0
             here (default None).
+        seed: keyed init for this config, its ``norm`` and ``override`` entries (default None:
+            the seed passed to ``initialize``/``init_weights``, else the global RNG).
         **kwargs: the initializer's own arguments (``layer``, ``bias``, ``mode``, ...).
 
     Returns:
@@ -200,11 +218,24 @@ def make_init(type: Any = None, *, override: Any = None, norm: Any = None,
             f"INITIALIZERS type {type!r} built {obj!r}, which is not an initializer (a subclass "
             "of hydra_cnn.init.BaseInit)"
         )
+    from hydra_cnn.init.keyed import check_seed
+
+    seed = check_seed(to_plain(seed))
     items = _override_items(override)
     norms = [_prepare(c) for c in _as_items(to_plain(norm), "norm")] if norm is not None else []
     obj.override = items or None
     obj.norm = norms or None
+    obj.seed = seed
     return obj
+
+
+def _seeded(obj: Initializer, seed: int | None) -> Initializer:
+    """``obj``, or a copy that inherits ``seed`` when it has none of its own."""
+    if seed is None or obj.seed is not None:
+        return obj
+    clone = copy.copy(obj)
+    clone.seed = seed
+    return clone
 
 
 def prepare_inits(init_cfg: Any, what: str = "init_cfg") -> list[tuple[Initializer, str]]:
@@ -276,12 +307,14 @@ def plan_inits(module: nn.Module, inits: list[tuple[Initializer, str]], *,
             continue
         if applies:
             steps.append(InitStep(obj, module, via))
-        steps.extend(InitStep(c, module, f"{via}.norm") for c in obj.norm or [])
+        steps.extend(InitStep(_seeded(c, obj.seed), module, f"{via}.norm")
+                     for c in obj.norm or [])
         for item, target in targets:
             if set(item) == {"name"}:  # only a name: the parent's initializer and arguments
                 sub = obj
             else:
-                sub = make_init(**{k: v for k, v in item.items() if k != "name"})
+                sub = _seeded(make_init(**{k: v for k, v in item.items() if k != "name"}),
+                              obj.seed)
             steps.append(InitStep(sub.for_whole_module(), target,
                                   f"{via}.override[{item['name']}]"))
     for step in steps:
@@ -299,8 +332,20 @@ def apply_steps(owner: nn.Module, steps: list[InitStep], tracker: InitTracker) -
     """Run planned steps in order, each in a tracked frame whose source is ``owner`` (the
     module whose config they come from)."""
     for step in steps:
-        with tracker.writing(step.target, _writer(tracker, owner, step.init, step.via)):
-            step.init(step.target)
+        touched = step.init.touched(step.target) if tracker.transactional else None
+        writer = _writer(tracker, owner, step.init, step.via)
+        seed = step.init.seed
+        with contextlib.ExitStack() as stack:
+            if seed is not None:  # the config's own seed, for this step only
+                stack.enter_context(tracking(tracker.root, seed=seed))
+            with tracker.writing(step.target, writer, touched):
+                step.init(step.target)
+
+
+def loads_checkpoint(steps: list[InitStep]) -> bool:
+    """Whether a planned step loads a checkpoint (the run must then be able to undo itself:
+    the checkpoint can still fail to load after earlier steps wrote)."""
+    return any(step.init.loads_checkpoint for step in steps)
 
 
 def apply_inits(module: nn.Module, inits: list[tuple[Initializer, str]],
@@ -309,19 +354,28 @@ def apply_inits(module: nn.Module, inits: list[tuple[Initializer, str]],
     apply_steps(module, plan_inits(module, inits), tracker)
 
 
-def initialize(module: nn.Module, init_cfg: Any, *, report: bool = True) -> None:
+def initialize(module: nn.Module, init_cfg: Any, *, seed: int | None = None,
+               report: bool = True) -> None:
     """Initialise ``module`` with one init config or a list of them, applied in order.
 
     Every config is built and checked before the first tensor is written, so a bad value in
-    any of them leaves the model unchanged.
+    any of them leaves the model unchanged; when a ``Pretrained`` checkpoint fails to load
+    (missing, not a checkpoint), what the earlier configs wrote is put back before the error
+    propagates.
 
     Args:
         module: the model.
         init_cfg: a dict with ``type`` (plus ``layer``, ``override``, ``norm`` and the
             initializer's arguments), a ``DictConfig``, a structured config, an initializer
             object, or a list of these. Never mutated.
-        report: record the init report (default True), read back with ``init_report(module)``
-            (``BaseModule.init_report()``). A later call adds to the same report.
+        seed: keyed init (default None: the global RNG, mmcv's draw order). With an int,
+            every random tensor's values depend only on the seed, the tensor's qualified name
+            in ``module``, its shape and its initializer: the same on a normal build, a
+            meta-device build, a model sharded over any number of ranks, and whatever the
+            global RNG state (see :mod:`hydra_cnn.init.keyed`).
+        report: kept for compatibility (default True): the init report is recorded either way
+            and read back with ``init_report(module)`` (``BaseModule.init_report()``); a later
+            call adds to the same report.
 
     Raises:
         TypeError: a config of the wrong type, a bad ``bias``/``bias_prob``/``layer``, a
@@ -340,8 +394,12 @@ def initialize(module: nn.Module, init_cfg: Any, *, report: bool = True) -> None
         tensor([[1.],
                 [1.]], requires_grad=True)
     """
+    from hydra_cnn.init.keyed import check_seed
+
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be an nn.Module, but got {type(module).__name__}")
+    seed = check_seed(seed)
     steps = plan_inits(module, prepare_inits(init_cfg))
-    with tracking(module, report=report) as tracker:
+    with tracking(module, report=report, seed=seed,
+                  transactional=loads_checkpoint(steps)) as tracker:
         apply_steps(module, steps, tracker)

@@ -26,8 +26,9 @@ Before anything is written, every ``init_cfg`` the walk will apply is built and 
     >>> head.init_report()['fc.weight'].writer
     'Normal'
 
-A second ``init_weights()`` call warns and does nothing. ``init_weights(report=False)`` skips
-the report's table (the priority rules work the same).
+A second ``init_weights()`` call warns and does nothing. ``init_weights(seed=1234)`` makes
+the init keyed (:mod:`hydra_cnn.init.keyed`); the report is recorded with ``report=False``
+too.
 """
 
 from __future__ import annotations
@@ -40,9 +41,11 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import torch
 from torch import nn
 
-from hydra_cnn.init.apply import apply_steps, plan_inits, prepare_inits
+from hydra_cnn.init.apply import apply_steps, loads_checkpoint, plan_inits, prepare_inits
+from hydra_cnn.init.keyed import check_seed
 from hydra_cnn.init.report import InitReport, init_report
 from hydra_cnn.init.tracking import (
     DEFAULT,
@@ -50,6 +53,7 @@ from hydra_cnn.init.tracking import (
     InitTracker,
     active_tracker,
     mark_uninitialized,
+    materialize,
     tracking,
 )
 
@@ -110,12 +114,17 @@ def init_subtree(module: nn.Module, init_cfg: Any, tracker: InitTracker,
     apply_steps(module, last, tracker)
 
 
-def check_init_tree(root: nn.Module, init_cfg: Any = None) -> None:
+def check_init_tree(root: nn.Module, init_cfg: Any = None) -> bool:
     """Build and check every ``init_cfg`` an ``init_weights()`` walk from ``root`` will apply
     (and ``init_cfg`` for ``root`` itself), so that a bad value anywhere raises before any
-    tensor is written. Writes nothing and warns about nothing."""
+    tensor is written. Writes nothing and warns about nothing.
+
+    Returns:
+        Whether one of them loads a checkpoint (the walk must then be able to undo itself).
+    """
+    loads = False
     if init_cfg is not None:
-        plan_inits(root, prepare_inits(init_cfg), warn=False)
+        loads = loads_checkpoint(plan_inits(root, prepare_inits(init_cfg), warn=False))
     stack = [root]
     while stack:
         m = stack.pop()
@@ -123,9 +132,11 @@ def check_init_tree(root: nn.Module, init_cfg: Any = None) -> None:
             if m._is_init:
                 continue
             if m.init_cfg is not None:
-                plan_inits(m, prepare_inits(m.init_cfg), warn=False)
+                steps = plan_inits(m, prepare_inits(m.init_cfg), warn=False)
+                loads = loads or loads_checkpoint(steps)
         if m is root or _walks_into(m):
             stack.extend(m.children())
+    return loads
 
 
 def _reached_by_mmcv(child: nn.Module, tracker: InitTracker) -> bool:
@@ -231,14 +242,18 @@ def _wrap_init_weights(fn: Callable[..., Any], user_frame: bool = True) -> Calla
 
     @functools.wraps(fn)
     def init_weights(self: BaseModule, *args: Any, report: bool | None = None,
-                     **kwargs: Any) -> Any:
+                     seed: int | None = None, **kwargs: Any) -> Any:
+        seed = check_seed(seed)
         if active_tracker() is not None:
-            return fn(self, *args, **kwargs)
+            if seed is None:
+                return fn(self, *args, **kwargs)
+            with tracking(self, seed=seed):
+                return fn(self, *args, **kwargs)
         if _top_level_guard(self):
             return None
-        check_init_tree(self)
+        loads = check_init_tree(self)
         flag = self.init_report_enabled if report is None else report
-        with tracking(self, report=bool(flag)) as tracker:
+        with tracking(self, report=bool(flag), seed=seed, transactional=loads) as tracker:
             if not user_frame:
                 return fn(self, *args, **kwargs)
             writer = tracker.writer_for(self, USER, f"{type(self).__name__}.init_weights",
@@ -300,8 +315,11 @@ class BaseModule(nn.Module):
     def init_weights(self) -> None:
         """Initialise the subtree: own ``init_cfg``, then children, then ``Pretrained``.
 
-        Also accepts ``report=False`` (any override does too) to skip the report's table for
-        this call; ``init_report_enabled = False`` does it for every call.
+        Also accepts (any override does too) ``seed=<int>``: keyed init, every random tensor's
+        values depend only on the seed, its qualified name, its shape and its initializer
+        (see :func:`hydra_cnn.init.initialize`); and ``report=False``, kept for
+        compatibility (the report is recorded either way). If a ``Pretrained`` checkpoint
+        fails to load, every tensor the call wrote is put back before the error propagates.
 
         Example:
             >>> model.init_weights()                      # doctest: +SKIP
@@ -318,8 +336,15 @@ class BaseModule(nn.Module):
 
     def to_empty(self, *, device: Any, recurse: bool = True) -> BaseModule:
         """``nn.Module.to_empty``, then mark the module uninitialised: the next
-        ``init_weights()`` runs again and resets whatever no init config writes."""
-        super().to_empty(device=device, recurse=recurse)
+        ``init_weights()`` runs again and resets whatever no init config writes.
+
+        With ``recurse=True`` (the default) each tensor gets fresh memory directly
+        (:func:`hydra_cnn.init.tracking.materialize`), which spares the first call in a process
+        the import of torch's symbolic-shapes stack; sharded models go through torch's."""
+        if recurse:
+            materialize(self, torch.device(device))
+        else:
+            super().to_empty(device=device, recurse=recurse)
         for m in self.modules():
             if isinstance(m, BaseModule):
                 m._is_init = False

@@ -171,6 +171,8 @@ class BaseInit(Initializer):
         name = type(self).__name__
         if isinstance(bias, bool) or not isinstance(bias, numbers.Real):
             raise TypeError(f"{name}: bias must be a number, but got {type(bias).__name__}: {bias!r}")
+        if not math.isfinite(bias):
+            raise ValueError(f"{name}: bias must be a finite number, but got {bias!r}")
         if bias_prob is not None:
             if not isinstance(bias_prob, float):
                 raise TypeError(
@@ -275,6 +277,18 @@ class BaseInit(Initializer):
                     "an init without fans (Constant, Normal, Uniform, TruncNormal)."
                 )
 
+    def touched(self, module: nn.Module) -> list[Any] | None:
+        """The weights and biases of the layers it initialises in ``module``."""
+        if not self.applies_by_itself():
+            return []
+        out = []
+        for _, m in self._named_matches(module)[0]:
+            for attr in ("weight", "bias"):
+                t = getattr(m, attr, None)
+                if isinstance(t, torch.Tensor):
+                    out.append(t)
+        return out
+
     def _warn_unmatched(self, module: nn.Module, missing: list[str], any_found: bool) -> None:
         known = _module_class_names()
         where = type(module).__name__
@@ -327,8 +341,7 @@ class ConstantInit(BaseInit):
 
     def __init__(self, val: float, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if isinstance(val, bool) or not isinstance(val, numbers.Real):
-            raise TypeError(f"ConstantInit: val must be a number, but got {val!r}")
+        _number("ConstantInit", "val", val)
         self.val: float = val
 
     def init_module(self, module: nn.Module) -> None:
@@ -544,6 +557,9 @@ class PretrainedInit(Initializer):
             ``prefix``); default None means ``[(r'^module\\.', '')]``, as ``load_checkpoint``.
         state_dict_key: the checkpoint entry holding the state dict (``'model'``, ...);
             default None finds it (see ``load_checkpoint``).
+        weights_only: refuse pickles that need globals beyond tensors and plain containers
+            (default True); set False (``weights_only: false`` in the config) only for a file
+            you trust.
 
     Example:
         >>> PretrainedInit('torchvision://resnet50')(model)                  # doctest: +SKIP
@@ -562,8 +578,12 @@ class PretrainedInit(Initializer):
         zoo: Any = None,
         revise_keys: Any = None,
         state_dict_key: str | None = None,
+        weights_only: bool = True,
     ) -> None:
         checkpoint = _plain(checkpoint)
+        if not isinstance(weights_only, bool):
+            raise TypeError(f"PretrainedInit: weights_only must be True or False, got "
+                            f"{weights_only!r}")
         if not isinstance(checkpoint, str) and not hasattr(checkpoint, "__fspath__"):
             raise TypeError(f"PretrainedInit: checkpoint must be a str or path, got {checkpoint!r}")
         if prefix is not None and not isinstance(prefix, str):
@@ -585,6 +605,7 @@ class PretrainedInit(Initializer):
         self.zoo = _plain(zoo)
         self.revise_keys: list[tuple[str, str]] | None = revise_keys
         self.state_dict_key = state_dict_key
+        self.weights_only = weights_only
 
     @property
     def type_name(self) -> str:
@@ -597,24 +618,40 @@ class PretrainedInit(Initializer):
         for key in ("prefix", "revise_keys", "state_dict_key"):
             if getattr(self, key) is not None:
                 args[key] = getattr(self, key)
+        if not self.weights_only:
+            args["weights_only"] = False
         return args
 
     def _get_init_info(self) -> str:
         return f"{type(self).__name__}: load from {self.checkpoint}"
 
+    def touched(self, module: nn.Module) -> list[Any] | None:
+        """Nothing to snapshot: a failing ``load_checkpoint`` leaves the model unchanged."""
+        return []
+
     def __call__(self, module: nn.Module) -> None:
         tracker = active_tracker()
         if tracker is not None and tracker.dry_run:
             return  # a meta-device rehearsal reads no checkpoint
-        from hydra_cnn.checkpoint import load_checkpoint
+        from hydra_cnn.checkpoint import UnsafeCheckpointError, load_checkpoint
 
         if self.prefix is None:
             logger.info("load model from: %s", self.checkpoint)
         else:
             logger.info("load %s in model from: %s", self.prefix, self.checkpoint)
-        load_checkpoint(module, self.checkpoint, map_location=self.map_location, strict=False,
-                        logger=logger, revise_keys=self.revise_keys, zoo=self.zoo,
-                        state_dict_key=self.state_dict_key, prefix=self.prefix)
+        try:
+            load_checkpoint(module, self.checkpoint, map_location=self.map_location,
+                            strict=False, logger=logger, revise_keys=self.revise_keys,
+                            zoo=self.zoo, state_dict_key=self.state_dict_key,
+                            prefix=self.prefix, weights_only=self.weights_only)
+        except UnsafeCheckpointError as err:
+            where = ("set weights_only: false on its Pretrained init config (init_cfg=dict("
+                     "type='Pretrained', checkpoint=..., weights_only=False); for a model's "
+                     "pretrained argument use the mapping form pretrained=dict(checkpoint=..., "
+                     "weights_only=False), on the command line "
+                     "'model.pretrained={checkpoint: PATH, weights_only: false}')")
+            raise UnsafeCheckpointError(
+                str(err).replace("pass weights_only=False", where)) from err
 
     def __repr__(self) -> str:
         return (f"PretrainedInit(checkpoint={self.checkpoint!r}, prefix={self.prefix!r}, "

@@ -27,10 +27,16 @@ from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 
 from hydra_cnn.init.base_module import BaseModule, check_init_tree, init_subtree, visit_module
-from hydra_cnn.init.report import InitReport, init_report
-from hydra_cnn.init.tracking import NONE, RESET, InitTracker, mark_uninitialized, tracking
+from hydra_cnn.init.tracking import (
+    NONE,
+    RESET,
+    InitTracker,
+    mark_uninitialized,
+    materialize,
+    tracking,
+)
 
-__all__ = ["build_model"]
+__all__ = ["build_model", "materialize"]
 
 logger = logging.getLogger("hydra_cnn.init")
 
@@ -82,53 +88,56 @@ def _reset_flags(model: nn.Module) -> None:
 
 
 def _init(model: nn.Module, init_cfg: Any, report: bool, dry_run: bool = False,
-          checked: bool = False) -> InitReport:
-    if not checked:
-        _check(model, init_cfg)
-    with tracking(model, report=report, dry_run=dry_run) as tracker:
+          loads: bool | None = None, seed: int | None = None) -> InitTracker:
+    """Initialise ``model``; ``loads``: whether its configs load a checkpoint, when already
+    checked (None: check them now). Returns the run's tracker."""
+    if loads is None:
+        loads = _check(model, init_cfg)
+    with tracking(model, report=report, dry_run=dry_run, seed=seed,
+                  transactional=loads and not dry_run) as tracker:
         _init_root(model, init_cfg, tracker)
-    return init_report(model)
+    return tracker
 
 
-def _uncovered(model: nn.Module, report: InitReport) -> list[str]:
+def _uncovered(tracker: InitTracker) -> list[str]:
     """Tensors the rehearsal left to PyTorch: never written, or parameters only a
     ``reset_parameters`` fallback wrote (buffers a norm layer resets are fine)."""
     out = []
-    for e in report:
-        if e.origin == NONE:
-            out.append(e.name)
-        elif e.origin == RESET:
-            owner = model.get_submodule(e.name.rpartition(".")[0])
-            if not (e.kind == "buffer" and isinstance(owner, _NormBase)):
-                out.append(e.name)
+    for name, kind, owner in tracker.tensor_owners():
+        origin = tracker.origin(name)
+        reset_stats = origin == RESET and kind == "buffer" and isinstance(owner, _NormBase)
+        if origin == NONE or (origin == RESET and not reset_stats):
+            out.append(name)
     return out
 
 
-def _check(model: nn.Module, init_cfg: Any) -> None:
-    """Build and check every init config the run will apply (raises; writes nothing)."""
-    check_init_tree(model, None if isinstance(model, BaseModule) else init_cfg)
+def _check(model: nn.Module, init_cfg: Any) -> bool:
+    """Build and check every init config the run will apply (raises; writes nothing);
+    whether one loads a checkpoint."""
+    return check_init_tree(model, None if isinstance(model, BaseModule) else init_cfg)
 
 
-def _rehearse(model: nn.Module, init_cfg: Any) -> str | None:
-    """Run the init on the meta-device ``model``; None when it covers every tensor, else why.
+def _rehearse(model: nn.Module, init_cfg: Any) -> tuple[str | None, bool]:
+    """Run the init on the meta-device ``model``: ``(None when it covers every tensor, else
+    why; whether the configs load a checkpoint)``.
 
     A bad init config raises here, before the model is built for real.
     """
-    _check(model, init_cfg)
+    loads = _check(model, init_cfg)
     mark_uninitialized(model)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            report = _init(model, init_cfg, report=True, dry_run=True, checked=True)
+            tracker = _init(model, init_cfg, report=True, dry_run=True, loads=loads)
     except Exception as exc:  # a data-dependent init cannot run on meta tensors
-        return f"its init fails on the meta device ({type(exc).__name__}: {exc})"
+        return f"its init fails on the meta device ({type(exc).__name__}: {exc})", loads
     finally:
         _reset_flags(model)
-    missing = _uncovered(model, report)
+    missing = _uncovered(tracker)
     if missing:
         shown = ", ".join(missing[:8]) + (f", ... ({len(missing)} in all)" if len(missing) > 8 else "")
-        return f"the init config does not cover {shown}"
-    return None
+        return f"the init config does not cover {shown}", loads
+    return None, loads
 
 
 def build_model(
@@ -137,6 +146,7 @@ def build_model(
     init_cfg: Any = None,
     *,
     report: bool = True,
+    seed: int | None = None,
 ) -> nn.Module:
     """Build a model and initialise it, skipping PyTorch's default init when possible.
 
@@ -147,7 +157,11 @@ def build_model(
         init_cfg: init config for the whole model (default None: the model's own). For a
             ``BaseModule`` it replaces the model's ``init_cfg``; for a plain module it applies
             to the root before its children's ``init_weights``.
-        report: record the init report (default True).
+        report: kept for compatibility (default True): the init report is recorded either way.
+        seed: keyed init (default None: the global RNG). With an int, every random tensor's
+            values depend only on the seed, its qualified name, its shape and its initializer,
+            so both routes (meta device or normal build) give the same weights, as do
+            ``initialize``/``init_weights`` with the same seed on a model built any other way.
 
     Returns:
         The initialised model (``init_weights()`` has run: calling it again warns).
@@ -156,6 +170,9 @@ def build_model(
         >>> model = build_model(MyNet, init_cfg=dict(type='Kaiming', layer='Conv2d'))  # doctest: +SKIP
         >>> print(model.init_report())                                                 # doctest: +SKIP
     """
+    from hydra_cnn.init.keyed import check_seed
+
+    seed = check_seed(seed)
     make = _factory(cfg_or_factory)
     device = torch.device(device)
 
@@ -174,12 +191,12 @@ def build_model(
         reason = f"building it on the meta device fails ({type(exc).__name__}: {exc})"
     else:
         model = _built(built)
-        reason = _rehearse(model, init_cfg)
+        reason, loads = _rehearse(model, init_cfg)
         if reason is None:
-            nn.Module.to_empty(model, device=device)
+            materialize(model, device)
             _reset_flags(model)
             mark_uninitialized(model)
-            _init(model, init_cfg, report, checked=True)  # the rehearsal checked this model
+            _init(model, init_cfg, report, loads=loads, seed=seed)  # the rehearsal checked it
             logger.debug("build_model: %s built on the meta device; PyTorch's default init "
                          "skipped", type(model).__name__)
             return model
@@ -188,5 +205,6 @@ def build_model(
     with torch.device(device):
         model = _built(make())
     _reset_flags(model)
-    _init(model, init_cfg, report)
+    _init(model, init_cfg, report, seed=seed)
     return model
+

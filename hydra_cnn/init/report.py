@@ -32,6 +32,7 @@ from hydra_cnn.init.tracking import (
     active_tracker,
     mark_uninitialized,
     recorded_entries,
+    recorded_seed,
     tracking,
     update_init_info,
 )
@@ -77,12 +78,20 @@ class InitReport:
     """
 
     def __init__(self, model: str, entries: Iterable[InitEntry],
-                 groups: dict[str, int] | None = None) -> None:
+                 groups: dict[str, int] | None = None, seed: int | None = None) -> None:
         self.model = model
         self.entries = list(entries)
+        seeds = {e.seed for e in self.entries if e.seed is not None}
+        #: the keyed-init seed: the run's (``seed=``), else the one the configs' ``seed`` keys
+        #: gave (None: the global RNG, or several seeds: see each entry's ``seed``)
+        self.seed = seed if seed is not None else (next(iter(seeds)) if len(seeds) == 1 else None)
+        self.seeds = sorted(seeds)
         #: GroupNorm layer -> its number of groups (chosen at build time when the config said
         #: ``num_groups: null``), so the report shows what automatic groups picked
         self.groups = dict(groups or {})
+        #: the model's size and cost, shown in the header when set, e.g. "11.17 M params,
+        #: 0.56 GFLOPs at input (3, 32, 32)" (``complexity_summary(model, shape)['text']``)
+        self.complexity: str = ""
         self._by_name = {e.name: e for e in self.entries}
 
     def __len__(self) -> int:
@@ -121,9 +130,13 @@ class InitReport:
         n_par = sum(e.kind == "parameter" for e in self.entries)
         n_buf = len(self.entries) - n_par
         bad = len(self.uninitialized())
+        size = f" ({self.complexity})" if self.complexity else ""
+        keyed = "" if not self.seeds else (
+            f"; keyed init, seed {self.seed}" if self.seed is not None and self.seeds == [self.seed]
+            else f"; keyed init, seeds {', '.join(map(str, self.seeds))}")
         return (
-            f"Init report of {self.model}: {n_par} parameters, {n_buf} buffers; "
-            f"{bad} not initialised"
+            f"Init report of {self.model}{size}: {n_par} parameters, {n_buf} buffers; "
+            f"{bad} not initialised{keyed}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -131,6 +144,8 @@ class InitReport:
         return {
             "model": self.model,
             "summary": self.summary(),
+            "complexity": self.complexity,
+            "seed": self.seed,
             "writers": self.writers(),
             "group_norm_groups": self.groups,
             "entries": [
@@ -190,8 +205,9 @@ class InitReport:
 def init_report(module: nn.Module) -> InitReport:
     """The report of the last ``init_weights``/``initialize`` run on ``module``.
 
-    Before any run (or after one with ``report=False``), every tensor is listed with writer
-    :data:`PYTORCH_DEFAULT` (:data:`UNINITIALIZED` after ``to_empty``).
+    Before any run, every tensor is listed with writer :data:`PYTORCH_DEFAULT`
+    (:data:`UNINITIALIZED` after ``to_empty``); ``report=False`` does not change what is
+    recorded. ``report.seed`` is the keyed-init seed (None: the global RNG).
 
     Args:
         module: the model.
@@ -201,4 +217,5 @@ def init_report(module: nn.Module) -> InitReport:
         >>> print(init_report(model))                                          # doctest: +SKIP
     """
     groups = {name: m.num_groups for name, m in module.named_modules() if isinstance(m, nn.GroupNorm)}
-    return InitReport(type(module).__name__, recorded_entries(module), groups)
+    return InitReport(type(module).__name__, recorded_entries(module), groups,
+                      recorded_seed(module))

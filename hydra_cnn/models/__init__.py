@@ -1,4 +1,5 @@
-"""Models built from layer configs: ``ResNet`` (and ``ResNetV1c``/``ResNetV1d``) and ``VGG``.
+"""Models built from layer configs: ``ResNet`` (and ``ResNetV1c``/``ResNetV1d``), ``VGG`` and
+``SimpleViT`` (a small Vision Transformer from the transformer bricks).
 
 Importing this package registers them in :data:`hydra_cnn.registry.MODELS` (which imports it
 on first use), so a config names a model by ``type``, as in mmcv::
@@ -17,10 +18,11 @@ from typing import Any
 
 from hydra_cnn.models.resnet import BasicBlock, Bottleneck, ResLayer, ResNet, ResNetV1c, ResNetV1d
 from hydra_cnn.models.vgg import VGG
+from hydra_cnn.models.vit import SimpleViT
 from hydra_cnn.registry import MODELS, build_from_cfg
 
 __all__ = [
-    "VGG", "BasicBlock", "Bottleneck", "ResLayer", "ResNet", "ResNetV1c", "ResNetV1d",
+    "VGG", "BasicBlock", "SimpleViT", "Bottleneck", "ResLayer", "ResNet", "ResNetV1c", "ResNetV1d",
     "make_model",
 ]
 
@@ -28,6 +30,7 @@ MODELS.add_builtin("ResNet", ResNet)
 MODELS.add_builtin("ResNetV1c", ResNetV1c)
 MODELS.add_builtin("ResNetV1d", ResNetV1d)
 MODELS.add_builtin("VGG", VGG)
+MODELS.add_builtin("SimpleViT", SimpleViT)
 
 
 def make_model(type: Any, **kwargs: Any) -> Any:

@@ -271,6 +271,8 @@ class ResLayer(nn.Sequential):
         num_blocks: number of blocks.
         stride: stride of the first block. Default 1.
         dilation: dilation of every block. Default 1.
+        contract_dilation: with ``dilation > 1``, the first block uses ``dilation // 2``
+            (mmseg's dilated backbones). Default False.
         avg_down: downsample the residual with an ``AvgPool2d`` then a stride-1 1x1 conv
             (ResNet-D, mmdet's layout: the pool is always there, kernel ``stride``).
             Default False.
@@ -293,6 +295,7 @@ class ResLayer(nn.Sequential):
         avg_down: bool = False,
         conv_cfg: Any = None,
         norm_cfg: Any = dict(type="BN"),  # noqa: B006 (never mutated)
+        contract_dilation: bool = False,
         **kwargs: Any,
     ) -> None:
         check_conv_map_norm(norm_cfg, "ResLayer")
@@ -311,8 +314,9 @@ class ResLayer(nn.Sequential):
                                            bias=False))
             layers.append(build_norm_layer(norm_cfg, out)[1])
             downsample = nn.Sequential(*layers)
+        first_dilation = dilation // 2 if contract_dilation and dilation > 1 else dilation
         blocks = [
-            block(inplanes, planes, stride=stride, dilation=dilation, downsample=downsample,
+            block(inplanes, planes, stride=stride, dilation=first_dilation, downsample=downsample,
                   conv_cfg=conv_cfg, norm_cfg=norm_cfg, **kwargs)
         ]
         blocks += [
@@ -341,6 +345,9 @@ class ResNet(BaseModule):
             first 1x1 conv of a Bottleneck).
         deep_stem: three 3x3 convs instead of the 7x7 one (ResNet-C, "v1c"). Default False.
         avg_down: AvgPool in the downsample path (ResNet-D, "v1d"). Default False.
+        contract_dilation: in a stage with dilation > 1, the first block uses half the
+            dilation (``dilation // 2``), as mmseg's dilated ``ResNetV1c`` backbones do.
+            Default False.
         frozen_stages: freeze the stem (0) and stages ``1..frozen_stages``: no gradients, kept
             in eval mode by ``train()``. Default -1 (nothing frozen).
         conv_cfg: conv config for every conv (``dict(type='ConvWS')``, ``ConvWSConf()``, ...);
@@ -411,6 +418,7 @@ class ResNet(BaseModule):
         style: str = "pytorch",
         deep_stem: bool = False,
         avg_down: bool = False,
+        contract_dilation: bool = False,
         frozen_stages: int = -1,
         conv_cfg: Any = None,
         norm_cfg: Any = dict(type="BN", requires_grad=True),  # noqa: B006 (never mutated)
@@ -439,7 +447,7 @@ class ResNet(BaseModule):
         check_stages(owner, num_stages, 4, out_indices, frozen_stages,
                      {"strides": strides, "dilations": dilations})
         for name, flag in (("norm_eval", norm_eval), ("bn_eval", bn_eval),
-                           ("bn_frozen", bn_frozen)):
+                           ("bn_frozen", bn_frozen), ("contract_dilation", contract_dilation)):
             check_flag(owner, name, flag)
         check_conv_map_norm(norm_cfg, owner)
         block, stage_blocks = self.arch_settings[depth]
@@ -460,6 +468,7 @@ class ResNet(BaseModule):
         self.style = style
         self.deep_stem = deep_stem
         self.avg_down = avg_down
+        self.contract_dilation = contract_dilation
         self.frozen_stages = frozen_stages
         self.conv_cfg = conv_cfg
         self.norm_cfg = norm_cfg
@@ -481,6 +490,7 @@ class ResNet(BaseModule):
             layer = ResLayer(
                 block, inplanes, planes, num_blocks, stride=strides[i], dilation=dilations[i],
                 avg_down=avg_down, conv_cfg=conv_cfg, norm_cfg=norm_cfg, style=style,
+                contract_dilation=contract_dilation,
                 with_cp=with_cp, act_cfg=act_cfg, groups=groups, base_width=base_width,
             )
             inplanes = planes * block.expansion

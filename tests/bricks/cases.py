@@ -19,6 +19,13 @@ class Case:
 
 C = 32  # channel count every norm accepts (GN's default 32 groups divide it)
 
+# a small pre-norm transformer layer (batch first, 8 wide)
+_LAYER = {
+    "attn_cfgs": {"type": "MultiheadAttention", "embed_dims": 8, "num_heads": 2},
+    "ffn_cfgs": {"embed_dims": 8, "feedforward_channels": 16},
+    "operation_order": ("norm", "self_attn", "norm", "ffn"), "batch_first": True,
+}
+
 CASES: list[Case] = [
     Case("layers/conv", "Conv1d", (3, 8, 3), (2, 3, 9)),
     Case("layers/conv", "Conv2d", (3, 8, 3), (2, 3, 9, 9)),
@@ -57,6 +64,12 @@ CASES: list[Case] = [
     Case("layers/padding", "zero", (1,), (1, 3, 4, 4)),
     Case("layers/padding", "reflect", (1,), (1, 3, 4, 4)),
     Case("layers/padding", "replicate", (1,), (1, 3, 4, 4)),
+    Case("layers/attention", "MultiheadAttention", (), (2, 5, 8),
+         kwargs={"embed_dims": 8, "num_heads": 2, "batch_first": True}),
+    Case("layers/ffn", "FFN", (), (2, 5, 8), kwargs={"embed_dims": 8, "feedforward_channels": 16}),
+    Case("layers/transformer_layer", "BaseTransformerLayer", (), (2, 5, 8), kwargs=_LAYER),
+    Case("layers/transformer_layer_sequence", "TransformerLayerSequence", (), (2, 5, 8),
+         kwargs={"transformerlayers": {"type": "BaseTransformerLayer", **_LAYER}, "num_layers": 2}),
     Case("layers/dropout", "Dropout", (), (2, 4, 5, 5)),
     Case("layers/dropout", "DropPath", (), (2, 4, 5, 5)),
     Case("layers/plugin", "ContextBlock", (), (2, 16, 5, 5), cfg={"ratio": 0.25},

@@ -83,7 +83,7 @@ def test_seed_first_example() -> None:
     layer = hydra_cnn.build_conv_layer(
         dict(type="Conv3d"), in_channels=3, out_channels=8, kernel_size=3
     )
-    assert type(layer) is nn.Conv3d
+    assert type(layer) is hydra_cnn.Conv3d and isinstance(layer, nn.Conv3d)  # mmcv's wrapper
     assert (layer.in_channels, layer.out_channels, layer.kernel_size) == (3, 8, (3, 3, 3))
 
 
@@ -158,8 +158,9 @@ def test_every_builtin_type_has_a_case() -> None:
 
 
 def test_registries_hold_mmcv_names() -> None:
-    assert CONV_LAYERS.get("Conv") is nn.Conv2d
+    assert CONV_LAYERS.get("Conv") is hydra_cnn.Conv2d  # mmcv's wrapper; 'Conv2d' is torch's
+    assert CONV_LAYERS.get("Conv2d") is nn.Conv2d
     assert NORM_LAYERS.get("BN") is nn.BatchNorm2d
     assert NORM_LAYERS.get("IN") is nn.InstanceNorm2d
     assert ACTIVATION_LAYERS.get("Clip") is ACTIVATION_LAYERS.get("Clamp")
-    assert CONV_LAYERS.get("deconv") is nn.ConvTranspose2d
+    assert CONV_LAYERS.get("deconv") is hydra_cnn.ConvTranspose2d

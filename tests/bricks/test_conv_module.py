@@ -18,7 +18,6 @@ from hydra_cnn import (
     Clamp,
     ConvModule,
     DepthwiseSeparableConvModule,
-    HSwish,
     LayerNorm2d,
     Swish,
     build_plugin_layer,
@@ -265,8 +264,8 @@ def test_inplace_reaches_only_activations_that_take_it() -> None:
                      (dict(type="GELU"), nn.GELU), (dict(type="Sigmoid"), nn.Sigmoid),
                      (dict(type="Swish"), Swish), (dict(type="Tanh"), nn.Tanh)):
         assert type(ConvModule(3, 8, 3, act_cfg=cfg).activate) is cls
-    assert ConvModule(3, 8, 3, act_cfg=dict(type="HSwish")).activate.act.inplace is True
-    assert isinstance(ConvModule(3, 8, 3, act_cfg=dict(type="HSwish")).activate, HSwish)
+    assert ConvModule(3, 8, 3, act_cfg=dict(type="HSwish")).activate.inplace is True
+    assert type(ConvModule(3, 8, 3, act_cfg=dict(type="HSwish")).activate) is nn.Hardswish
     # an explicit inplace in the config wins; a structured config's None lets the block decide
     assert ConvModule(3, 8, 3, act_cfg=dict(type="ReLU", inplace=False)).activate.inplace is False
     assert ConvModule(3, 8, 3, act_cfg=ReLUConf()).activate.inplace is True

@@ -1,4 +1,4 @@
-"""RELIABILITY case 25: malformed layer configs raise only documented errors naming the field."""
+"""Fuzzed layer configs: malformed layer configs raise only documented errors naming the field."""
 
 from __future__ import annotations
 

@@ -609,7 +609,7 @@ def test_wrong_input_channels() -> None:
         GeneralizedAttention(16, num_heads=4)(torch.randn(1, 16, 4))
 
 
-# -- fuzzed arguments (RELIABILITY case 25) -----------------------------------------------------
+# -- fuzzed arguments (only documented errors) ---------------------------------------------------
 
 _FUZZ_BASE: dict[str, tuple[dict[str, Any], tuple[str, ...], tuple[int, ...]]] = {
     "ContextBlock": (dict(in_channels=8, ratio=0.5),

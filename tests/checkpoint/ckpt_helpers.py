@@ -4,7 +4,7 @@
   of the handler and the request's ordinal for that path) and a request log.
 - :class:`RawServer`: a raw socket server for faults HTTP libraries will not produce (short
   bodies, silence, trickles).
-- :func:`snapshot_cache` / :func:`assert_invariants`: RELIABILITY.md's invariants (a)-(d).
+- :func:`snapshot_cache` / :func:`assert_invariants`: the failure invariants (a)-(d) of docs/reliability.md.
 """
 
 from __future__ import annotations

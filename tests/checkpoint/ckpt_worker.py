@@ -123,8 +123,8 @@ def dist(rank: int, world: int, init_file: str, url_ok: str, url_bad: str) -> in
     sys.stderr.flush()
     # Exit without destroy_process_group: on torch 2.4 (gloo) it can deadlock. A gloo thread
     # releasing the last allgather's tensors waits for the GIL, while ~ProcessGroupGloo, run
-    # with the GIL held, joins that thread (3 of 4 runs of case 16 on torch 2.4.1; a barrier
-    # before the destroy still hung 1 of 3).
+    # with the GIL held, joins that thread (3 of 4 runs of the distributed download test on
+    # torch 2.4.1; a barrier before the destroy still hung 1 of 3).
     os._exit(0)
 
 

@@ -81,7 +81,7 @@ def _user_folder(path) -> dict:
     return {p.name: p.read_bytes() for p in path.iterdir() if p.is_file()}
 
 
-def test_case34_not_a_cache_folder(tmp_path, capsys):
+def test_not_a_cache_folder(tmp_path, capsys):
     folder = tmp_path / "project"
     before = _user_folder(folder)
     assert main(["zoo", "verify", "--delete", "--yes", "--cache-dir", str(folder)]) == 1
@@ -92,7 +92,7 @@ def test_case34_not_a_cache_folder(tmp_path, capsys):
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
 
 
-def test_case34_the_exact_command_from_the_issue(tmp_path):
+def test_the_exact_command_from_the_issue(tmp_path):
     folder = tmp_path / "project"
     before = _user_folder(folder)
     out = subprocess.run([sys.executable, "-m", "hydra_cnn", "zoo", "verify", "--delete",
@@ -120,7 +120,7 @@ def _cache_with_user_files(home, cache, server):
     return good_name, bad_name, unhashed, user
 
 
-def test_case34_delete_asks_first(home, cache, server, capsys, monkeypatch):
+def test_delete_asks_first(home, cache, server, capsys, monkeypatch):
     good_name, bad_name, unhashed, user = _cache_with_user_files(home, cache, server)
     monkeypatch.setattr(sys, "stdin", io.StringIO("n\n"))
     assert main(["zoo", "verify", "--delete"]) == 1
@@ -139,7 +139,7 @@ def test_case34_delete_asks_first(home, cache, server, capsys, monkeypatch):
             assert (cache / name).read_bytes() == data  # never touched
 
 
-def test_case34_missing_files_and_bad_records(home, cache, server, capsys):
+def test_missing_files_and_bad_records(home, cache, server, capsys):
     good_name, bad_name, unhashed, _ = _cache_with_user_files(home, cache, server)
     (cache / good_name).unlink()
     (cache / ".index" / f"{bad_name}.json").write_text("{not json")

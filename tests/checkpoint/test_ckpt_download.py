@@ -1,4 +1,6 @@
-"""RELIABILITY.md cases 1-11, 13, 18, 19, 22, 23 against real servers on 127.0.0.1.
+"""Downloads against real servers on 127.0.0.1: short bodies, bad hashes, weak names, resets and
+resume, ignored ranges, 4xx/5xx/429, silence, trickles, redirects, corrupt cache files, read-only
+caches, offline mode, unsafe names and symlinks, no TTY.
 
 Each failing case checks the invariants: (a) no file at the final cache path, (b) no temp file,
 (c) a previously cached good file byte-identical, (d) the model unchanged.
@@ -100,7 +102,7 @@ def test_not_a_url(home):
 
 
 # -- 1: body shorter than Content-Length on every attempt ------------------------------------
-def test_case01_truncated_every_attempt(home, cache, raw_server):
+def test_truncated_every_attempt(home, cache, raw_server):
     model = small_model()
     data = checkpoint_bytes(model) * 4
     name = hashed_name("trunc", data)
@@ -119,7 +121,7 @@ def test_case01_truncated_every_attempt(home, cache, raw_server):
 
 
 # -- 2: wrong bytes -------------------------------------------------------------------------
-def test_case02_wrong_bytes(home, cache, server):
+def test_wrong_bytes(home, cache, server):
     model = small_model()
     good = checkpoint_bytes(model)
     name = hashed_name("wrong", good)
@@ -133,7 +135,7 @@ def test_case02_wrong_bytes(home, cache, server):
     assert_invariants(cache, name, before, model, state)
 
 
-def test_case02_body_longer_than_content_length(home, cache, raw_server):
+def test_body_longer_than_content_length(home, cache, raw_server):
     data = checkpoint_bytes(small_model())
     name = hashed_name("long", data)
 
@@ -151,7 +153,7 @@ def test_case02_body_longer_than_content_length(home, cache, raw_server):
 # -- 3: names without a usable hash ---------------------------------------------------------
 @pytest.mark.parametrize("name", ["resnet50.pth", "resnet-.pth", "a-ABCDEF12.pth",
                                   "a-abc1234.pth", "m-c2398f9e.pth.bak"])
-def test_case03_unverifiable_names_warn(home, cache, server, name):
+def test_unverifiable_names_warn(home, cache, server, name):
     data = checkpoint_bytes(small_model())
     server.files[f"/{name}"] = data
     with pytest.warns(UnverifiedDownloadWarning, match="cannot be verified"):
@@ -159,7 +161,7 @@ def test_case03_unverifiable_names_warn(home, cache, server, name):
     assert path.read_bytes() == data
 
 
-def test_case03_hash_anchored_at_the_end(home, cache, server):
+def test_hash_anchored_at_the_end(home, cache, server):
     data = checkpoint_bytes(small_model())
     name = f"x-1.2-{sha(data)[:8]}.pth"  # torch.hub's regex would take '1' as the hash
     server.files[f"/{name}"] = data
@@ -171,7 +173,7 @@ def test_case03_hash_anchored_at_the_end(home, cache, server):
         download_checkpoint(server.url("/y-1.2-00000000.pth"))
 
 
-def test_case03_require_refuses_before_any_request(home, cache, server):
+def test_require_refuses_before_any_request(home, cache, server):
     server.files["/resnet50.pth"] = b"x"
     with pytest.raises(ValueError, match="carries no SHA256 prefix"):
         download_checkpoint(server.url("/resnet50.pth"), verify="require")
@@ -179,7 +181,7 @@ def test_case03_require_refuses_before_any_request(home, cache, server):
 
 
 # -- 4: connection reset mid-body, resumed with Range ---------------------------------------
-def test_case04_reset_then_resume_with_range(home, cache, server):
+def test_reset_then_resume_with_range(home, cache, server):
     model = big_model()
     name, data = _published(server, "reset", model=big_model(seed=5))
     cut = len(data) // 3
@@ -197,7 +199,7 @@ def test_case04_reset_then_resume_with_range(home, cache, server):
 
 
 # -- 5: the server ignores Range on the retry -----------------------------------------------
-def test_case05_range_ignored(home, cache, server):
+def test_range_ignored(home, cache, server):
     name, data = _published(server, "norange")
 
     def ignore_range(h, n):
@@ -211,7 +213,7 @@ def test_case05_range_ignored(home, cache, server):
 
 # -- 6: 404 / 403 ----------------------------------------------------------------------------
 @pytest.mark.parametrize("status", [404, 403, 401, 410])
-def test_case06_client_errors_are_not_retried(home, cache, server, status):
+def test_client_errors_are_not_retried(home, cache, server, status):
     model = small_model()
     name = hashed_name("missing", b"nothing")
     server.routes[f"/{name}"] = lambda h, n: send_status(h, status)
@@ -224,7 +226,7 @@ def test_case06_client_errors_are_not_retried(home, cache, server, status):
 
 
 # -- 7: 5xx then 200; 503 forever -----------------------------------------------------------
-def test_case07_transient_5xx(home, cache, server):
+def test_transient_5xx(home, cache, server):
     name, data = _published(server, "flaky5xx")
     statuses = {1: 500, 2: 503}
 
@@ -239,7 +241,7 @@ def test_case07_transient_5xx(home, cache, server):
     assert server.count() == 3
 
 
-def test_case07_503_forever(home, cache, server):
+def test_503_forever(home, cache, server):
     model = small_model()
     name = hashed_name("down", b"x")
     server.routes[f"/{name}"] = lambda h, n: send_status(h, 503)
@@ -251,7 +253,7 @@ def test_case07_503_forever(home, cache, server):
 
 
 # -- 8: 429 with Retry-After ----------------------------------------------------------------
-def test_case08_retry_after_is_honoured(home, cache, server):
+def test_retry_after_is_honoured(home, cache, server):
     name, data = _published(server, "limited")
 
     def limited(h, n):
@@ -267,7 +269,7 @@ def test_case08_retry_after_is_honoured(home, cache, server):
     assert server.count() == 2
 
 
-def test_case08_http_date_and_garbage_retry_after(home, cache, server):
+def test_http_date_and_garbage_retry_after(home, cache, server):
     name, data = _published(server, "dated")
     values = {1: formatdate(time.time() + 1, usegmt=True), 2: "soon"}
 
@@ -282,7 +284,7 @@ def test_case08_http_date_and_garbage_retry_after(home, cache, server):
     assert server.count() == 3
 
 
-def test_case08_huge_retry_after_fails_fast(home, cache, server):
+def test_huge_retry_after_fails_fast(home, cache, server):
     model = small_model()
     name = hashed_name("banned", b"x")
     server.routes[f"/{name}"] = lambda h, n: send_status(h, 429, {"Retry-After": "86400"})
@@ -296,7 +298,7 @@ def test_case08_huge_retry_after_fails_fast(home, cache, server):
 
 
 # -- 9: the server accepts and never answers ------------------------------------------------
-def test_case09_silent_server_times_out(home, cache, raw_server, monkeypatch):
+def test_silent_server_times_out(home, cache, raw_server, monkeypatch):
     monkeypatch.setenv("HYDRA_CNN_READ_TIMEOUT", "0.3")
     monkeypatch.setenv("HYDRA_CNN_DOWNLOAD_RETRIES", "2")
     model = small_model()
@@ -312,7 +314,7 @@ def test_case09_silent_server_times_out(home, cache, raw_server, monkeypatch):
 
 
 # -- 10: a slow trickle ends at the overall deadline -----------------------------------------
-def test_case10_trickle_hits_the_deadline(home, cache, raw_server, monkeypatch):
+def test_trickle_hits_the_deadline(home, cache, raw_server, monkeypatch):
     monkeypatch.setenv("HYDRA_CNN_READ_TIMEOUT", "1")
     monkeypatch.setenv("HYDRA_CNN_DOWNLOAD_TIMEOUT", "1.5")
     model = small_model()
@@ -338,14 +340,14 @@ def _redirect(location: str, status: int = 302):
     return lambda h, n: send_status(h, status, {"Location": location})
 
 
-def test_case11_same_host_redirect(home, cache, server):
+def test_same_host_redirect(home, cache, server):
     name, data = _published(server, "moved")
     server.routes["/old.pth"] = _redirect(f"/{name}")
     path = download_checkpoint(server.url("/old.pth"), file_name=name)
     assert path.read_bytes() == data
 
 
-def test_case11_loop_and_too_many(home, cache, server):
+def test_loop_and_too_many(home, cache, server):
     before = seed_good_file(cache)
     server.routes["/a-12345678.pth"] = _redirect("/b-12345678.pth")
     server.routes["/b-12345678.pth"] = _redirect("/a-12345678.pth")
@@ -359,7 +361,7 @@ def test_case11_loop_and_too_many(home, cache, server):
     assert_invariants(cache, "r0-12345678.pth", before)
 
 
-def test_case11_credentials_not_sent_to_another_host(home, cache, server):
+def test_credentials_not_sent_to_another_host(home, cache, server):
     other = HTTPTestServer()
     try:
         name, _data = _published(other, "elsewhere")
@@ -386,7 +388,7 @@ def tls_cert(tmp_path: Path) -> tuple[str, str]:
     return str(cert), str(key)
 
 
-def test_case11_https_to_http_refused(home, cache, server, tls_cert, monkeypatch):
+def test_https_to_http_refused(home, cache, server, tls_cert, monkeypatch):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls_cert[0])
     secure = HTTPTestServer(tls=tls_cert)
     try:
@@ -404,7 +406,7 @@ def test_case11_https_to_http_refused(home, cache, server, tls_cert, monkeypatch
 
 
 # -- 13: a corrupt file already in the cache -------------------------------------------------
-def test_case13_corrupt_cache_is_downloaded_again(home, cache, server):
+def test_corrupt_cache_is_downloaded_again(home, cache, server):
     model = small_model()
     name, data = _published(server, "corrupt", model=small_model(seed=4))
     cache.mkdir(parents=True)
@@ -415,7 +417,7 @@ def test_case13_corrupt_cache_is_downloaded_again(home, cache, server):
     assert_model_unchanged(model, model_state(small_model(seed=4)))
 
 
-def test_case13_corrupt_cache_offline_names_the_path(home, cache, server, monkeypatch):
+def test_corrupt_cache_offline_names_the_path(home, cache, server, monkeypatch):
     model = small_model()
     name, _ = _published(server, "corrupt")
     cache.mkdir(parents=True)
@@ -434,7 +436,7 @@ def _tree(root: Path) -> dict[str, tuple[int, int]]:
             for p in sorted(root.rglob("*"))}
 
 
-def test_case18_read_only_cache_loads_and_writes_nothing(home, cache, server):
+def test_read_only_cache_loads_and_writes_nothing(home, cache, server):
     model = small_model()
     name, _data = _published(server, "ro", model=small_model(seed=2))
     url = server.url(f"/{name}")
@@ -454,7 +456,7 @@ def test_case18_read_only_cache_loads_and_writes_nothing(home, cache, server):
 
 
 # -- 19: offline mode ------------------------------------------------------------------------
-def test_case19_offline(home, cache, server, monkeypatch):
+def test_offline(home, cache, server, monkeypatch):
     model = small_model()
     name, _data = _published(server, "offline", model=small_model(seed=9))
     url = server.url(f"/{name}")
@@ -484,7 +486,7 @@ def test_case19_offline(home, cache, server, monkeypatch):
                                        "a/b-12345678.pth", "..", ".hidden-12345678.pth",
                                        "a%2fb-12345678.pth", "x\x00-12345678.pth",
                                        "x-12345678.pth.aaaaaaaa.1.bbbbbbbb.partial"])
-def test_case22_unsafe_file_names(home, cache, server, file_name):
+def test_unsafe_file_names(home, cache, server, file_name):
     with pytest.raises(ValueError, match="refusing cache file name"):
         download_checkpoint(server.url("/x-12345678.pth"), file_name=file_name)
     assert server.count() == 0 and not cache.exists()
@@ -492,14 +494,14 @@ def test_case22_unsafe_file_names(home, cache, server, file_name):
 
 @pytest.mark.parametrize("path", ["/d/%2e%2e%2fx-12345678.pth", "/d/..%2Fx-12345678.pth",
                                   "/d/%2E%2E", "/d/..", "/d/x%5c..%5cy-12345678.pth", "/d/"])
-def test_case22_unsafe_url_paths(home, cache, server, path):
+def test_unsafe_url_paths(home, cache, server, path):
     url = f"http://127.0.0.1:{server.port}{path}"
     with pytest.raises(ValueError, match="refusing cache file name|cannot take a file name"):
         download_checkpoint(url)
     assert server.count() == 0 and not cache.exists()
 
 
-def test_case22_symlink_planted_at_the_final_path(home, cache, server, tmp_path):
+def test_symlink_planted_at_the_final_path(home, cache, server, tmp_path):
     name, _ = _published(server, "planted")
     victim = tmp_path / "victim.txt"
     victim.write_bytes(b"precious")
@@ -511,7 +513,7 @@ def test_case22_symlink_planted_at_the_final_path(home, cache, server, tmp_path)
     assert (cache / name).is_symlink()
 
 
-def test_case22_symlink_planted_at_the_lock(home, cache, server, tmp_path):
+def test_symlink_planted_at_the_lock(home, cache, server, tmp_path):
     import hashlib
 
     name, _ = _published(server, "lockplant")
@@ -554,14 +556,14 @@ class TTYStderr(io.StringIO):
         return 2
 
 
-def test_case23_broken_stderr(home, cache, server, monkeypatch):
+def test_broken_stderr(home, cache, server, monkeypatch):
     name, data = _published(server, "noisy")
     monkeypatch.setattr(sys, "stderr", BrokenStderr())
     path = download_checkpoint(server.url(f"/{name}"), progress=True)
     assert path.read_bytes() == data
 
 
-def test_case23_closed_stderr_and_no_tty(home, cache, server, monkeypatch):
+def test_closed_stderr_and_no_tty(home, cache, server, monkeypatch):
     name, data = _published(server, "closed")
     closed = io.StringIO()
     closed.close()
@@ -569,7 +571,7 @@ def test_case23_closed_stderr_and_no_tty(home, cache, server, monkeypatch):
     assert download_checkpoint(server.url(f"/{name}")).read_bytes() == data
 
 
-def test_case23_progress_bar_on_a_tty_and_its_switch(home, cache, server, monkeypatch):
+def test_progress_bar_on_a_tty_and_its_switch(home, cache, server, monkeypatch):
     name, _ = _published(server, "bar")
     tty = TTYStderr()
     monkeypatch.setattr(sys, "stderr", tty)

@@ -1,5 +1,5 @@
 """Loading: schemes, round trips through the zoos, prefixes, safetensors, saving, reports,
-unsafe pickles (RELIABILITY case 20) and mismatched keys (case 21)."""
+unsafe pickles (refused under weights_only=True) and mismatched keys (one report)."""
 
 from __future__ import annotations
 
@@ -215,7 +215,7 @@ class Payload:
 
 
 @pytest.mark.parametrize("force_env", [False, True])
-def test_case20_malicious_pickle_is_refused(tmp_path, monkeypatch, force_env):
+def test_malicious_pickle_is_refused(tmp_path, monkeypatch, force_env):
     if force_env:  # overrides only call sites that leave weights_only unset
         monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
     marker = tmp_path / "pwned"
@@ -233,7 +233,7 @@ def test_case20_malicious_pickle_is_refused(tmp_path, monkeypatch, force_env):
     assert_model_unchanged(model, state)
 
 
-def test_case20_served_malicious_pickle(home, cache, server, tmp_path):
+def test_served_malicious_pickle(home, cache, server, tmp_path):
     marker = tmp_path / "pwned"
     import io
 
@@ -247,7 +247,7 @@ def test_case20_served_malicious_pickle(home, cache, server, tmp_path):
     assert not marker.exists()
 
 
-def test_case20_explicit_opt_out_only(tmp_path):
+def test_explicit_opt_out_only(tmp_path):
     marker = tmp_path / "ran"
     path = tmp_path / "evil.pth"
     torch.save({"state_dict": {}, "x": Payload(str(marker))}, path)
@@ -265,7 +265,7 @@ def _mismatched_checkpoint(model: nn.Module) -> OrderedDict:
     return sd
 
 
-def test_case21_one_report_lists_all_three(caplog):
+def test_one_report_lists_all_three(caplog):
     model = small_model(seed=1)
     state = model_state(model)
     with caplog.at_level(logging.WARNING, logger="hydra_cnn.checkpoint"):
@@ -285,7 +285,7 @@ def test_case21_one_report_lists_all_three(caplog):
     assert torch.equal(now["0.bias"], state["0.bias"] + 1)  # the rest loaded
 
 
-def test_case21_strict_raises_and_leaves_the_model_unchanged(tmp_path):
+def test_strict_raises_and_leaves_the_model_unchanged(tmp_path):
     model = small_model(seed=1)
     path = tmp_path / "bad.pth"
     torch.save({"state_dict": _mismatched_checkpoint(model)}, path)
@@ -321,7 +321,8 @@ def test_report_groups_keys_shortly():
     lines = str(report).splitlines()
     assert lines[0] == "loaded 0 of 36 keys"
     assert lines[1] == ("missing 36 keys: layer0.* (4), layer1.* (4), layer2.* (4), "
-                        "layer3.* (4), layer4.* (4), layer5.* (4), ... and 12 more")
+                        "layer3.* (4), layer4.* (4), layer5.* (4), ... and 12 more; "
+                        "first: layer0.0.weight, layer0.0.bias, layer0.1.weight")
     assert report.missing_keys == report.missing
 
 
@@ -358,7 +359,7 @@ def test_load_logs_a_short_report(tmp_path, caplog):
 
 
 # -- schemes -----------------------------------------------------------------------------------
-def test_case24_unknown_scheme_lists_the_registered_ones():
+def test_unknown_scheme_lists_the_registered_ones():
     with pytest.raises(ValueError, match=r"^unknown checkpoint scheme 's3://' in 's3://bucket/x\.pth'"
                        r".* Registered schemes: ") as info:
         load_checkpoint(small_model(), "s3://bucket/x.pth")

@@ -1,6 +1,6 @@
-"""RELIABILITY.md cases with real processes: 12 (SIGINT/SIGKILL), 14 (concurrent downloads),
-15 (no usable lock), 16 (torch.distributed, gloo), 17 (disk full), 18 (read-only mount),
-29 (an encoded body checked against the free space), 38 (save_checkpoint on a full disk).
+"""Download and cache behaviour with real processes: SIGINT/SIGKILL mid-download, concurrent
+downloads, no usable lock, torch.distributed (gloo), disk full, a read-only mount, an encoded
+body checked against the free space, save_checkpoint on a full disk.
 
 No test here can hang: every worker has a watchdog (it exits after ``CKPT_WATCHDOG`` seconds,
 printing its stacks), every wait has a timeout, and the processes a test started are killed
@@ -147,7 +147,7 @@ def _partials(cache: Path) -> list[Path]:
 
 
 # -- 12: SIGINT and SIGKILL mid-download ------------------------------------------------------
-def test_case12_sigint_leaves_nothing(home, cache, server):
+def test_sigint_leaves_nothing(home, cache, server):
     data = os.urandom(200_000)
     name = hashed_name("interrupted", data)
     server.routes[f"/{name}"] = _trickle_then_serve(server, data)
@@ -162,7 +162,7 @@ def test_case12_sigint_leaves_nothing(home, cache, server):
     assert_invariants(cache, name, before)
 
 
-def test_case12_sigkill_then_rerun_cleans_up(home, cache, server):
+def test_sigkill_then_rerun_cleans_up(home, cache, server):
     data = os.urandom(200_000)
     name = hashed_name("killed", data)
     server.routes[f"/{name}"] = _trickle_then_serve(server, data)
@@ -198,7 +198,7 @@ def _slow(data: bytes):
     return behaviour
 
 
-def test_case14_processes_share_one_get(home, cache, server, tmp_path):
+def test_processes_share_one_get(home, cache, server, tmp_path):
     data = os.urandom(300_000)
     name = hashed_name("shared", data)
     server.routes[f"/{name}"] = _slow(data)
@@ -210,12 +210,16 @@ def test_case14_processes_share_one_get(home, cache, server, tmp_path):
     assert not _partials(cache)
 
 
-def test_case15_no_usable_lock_is_still_correct(home, cache, server, tmp_path):
+def test_no_usable_lock_is_still_correct(home, cache, server, tmp_path):
     data = os.urandom(300_000)
     name = hashed_name("unlocked", data)
     server.routes[f"/{name}"] = _slow(data)
-    cache.mkdir(parents=True)
-    (cache / ".locks").write_text("a file where the lock folder should be")
+    import hashlib
+
+    # a folder where the lock file should be: no process can take the lock (a regular file
+    # where the .locks folder should be is refused outright, before downloading)
+    (cache / ".locks" / (hashlib.sha256(name.encode()).hexdigest()[:32] + ".lock")).mkdir(
+        parents=True)
     results = _race(tmp_path, server, server.url(f"/{name}"))
     assert all("path" in r for r, _ in results), results
     assert all("could not take the download lock" in err for _, err in results)
@@ -225,7 +229,7 @@ def test_case15_no_usable_lock_is_still_correct(home, cache, server, tmp_path):
 
 
 # -- 16: torch.distributed (gloo), local rank 0 downloads, failures reach every rank ----------
-def test_case16_distributed(home, cache, server, tmp_path):
+def test_distributed(home, cache, server, tmp_path):
     import torch
     from torch import nn
 
@@ -263,7 +267,7 @@ def test_case16_distributed(home, cache, server, tmp_path):
 
 
 # -- 17: disk full during the write -----------------------------------------------------------
-def test_case17_file_size_limit(home, cache, server):
+def test_file_size_limit(home, cache, server):
     data = os.urandom(300_000)
     name = hashed_name("toolarge", data)
     server.files[f"/{name}"] = data
@@ -279,7 +283,7 @@ def test_case17_file_size_limit(home, cache, server):
 
 @needs_mount_ns
 @pytest.mark.parametrize("with_length", [False, True])
-def test_case17_full_tmpfs(home, server, raw_server, tmp_path, with_length):
+def test_full_tmpfs(home, server, raw_server, tmp_path, with_length):
     data = os.urandom(400_000)
     name = hashed_name("nospace", data)
     if with_length:  # the size is known: refused before writing
@@ -305,7 +309,7 @@ def test_case17_full_tmpfs(home, server, raw_server, tmp_path, with_length):
 
 # -- 18: a read-only file system with the file present ---------------------------------------
 @needs_mount_ns
-def test_case18_read_only_mount(home, cache, server):
+def test_read_only_mount(home, cache, server):
     model = small_model(seed=2)
     data = checkpoint_bytes(model)
     name = hashed_name("romount", data)
@@ -338,7 +342,7 @@ def test_case18_read_only_mount(home, cache, server):
 
 
 # -- 38: save_checkpoint on a full disk -------------------------------------------------------
-def test_case38_save_checkpoint_file_size_limit(tmp_path):
+def test_save_checkpoint_file_size_limit(tmp_path):
     folder = tmp_path / "work_dirs"
     folder.mkdir()
     path = folder / "latest.pth"
@@ -355,7 +359,7 @@ def test_case38_save_checkpoint_file_size_limit(tmp_path):
 
 
 @needs_mount_ns
-def test_case38_save_checkpoint_full_tmpfs(tmp_path):
+def test_save_checkpoint_full_tmpfs(tmp_path):
     mnt = tmp_path / "small"
     path = mnt / "latest.pth"
     result, err = _run_on_small_tmpfs(mnt, "128k", "save", str(path))
@@ -366,7 +370,7 @@ def test_case38_save_checkpoint_full_tmpfs(tmp_path):
 
 # -- 29: an encoded body is checked against the free space by its decoded size ---------------
 @needs_mount_ns
-def test_case29_decoded_size_against_free_space(home, server, tmp_path):
+def test_decoded_size_against_free_space(home, server, tmp_path):
     import gzip
 
     data = os.urandom(1000) + b"\0" * 600_000  # 600 KB decoded, ~2 KB on the wire

@@ -1,4 +1,5 @@
-"""RELIABILITY.md cases 27-29, 33 and 38 (redirect) against real servers on 127.0.0.1: every
+"""Same names from other URLs, changed files on resume, bodies that are not checkpoints, bad
+settings and 404 after a redirect, against real servers on 127.0.0.1: every
 download is the right bytes for its URL, or an error that says what arrived.
 
 Failing cases check the invariants: (a) no file at the final cache path, (b) no temp file,
@@ -66,7 +67,7 @@ def _index(cache: Path, name: str) -> dict:
 
 
 # -- 27: the same file name from two URLs -----------------------------------------------------
-def test_case27_same_name_other_host(home, cache, server):
+def test_same_name_other_host(home, cache, server):
     other = HTTPTestServer()
     try:
         a, b = checkpoint_bytes(small_model(seed=1)), checkpoint_bytes(small_model(seed=2))
@@ -86,7 +87,7 @@ def test_case27_same_name_other_host(home, cache, server):
         other.close()
 
 
-def test_case27_same_name_other_path_and_query(home, cache, server):
+def test_same_name_other_path_and_query(home, cache, server):
     versions = {str(i): checkpoint_bytes(small_model(seed=i)) for i in (1, 2)}
     server.routes["/get"] = lambda h, n: serve(h, versions[h.path.split("id=")[1]])
     server.files["/a/latest.pth"] = versions["1"]
@@ -104,7 +105,7 @@ def test_case27_same_name_other_path_and_query(home, cache, server):
     assert len(_cached_files(cache)) == 4
 
 
-def test_case27_reuse_is_logged_and_recorded(home, cache, server, caplog):
+def test_reuse_is_logged_and_recorded(home, cache, server, caplog):
     data = checkpoint_bytes(small_model(seed=3))
     server.files["/latest.pth"] = data
     url = server.url("/latest.pth")
@@ -119,7 +120,7 @@ def test_case27_reuse_is_logged_and_recorded(home, cache, server, caplog):
     assert server.count() == 1
 
 
-def test_case27_hashed_names_keep_their_name(home, cache, server):
+def test_hashed_names_keep_their_name(home, cache, server):
     data = checkpoint_bytes(small_model(seed=4))
     name = hashed_name("resnet", data)
     server.files[f"/{name}"] = data
@@ -128,7 +129,7 @@ def test_case27_hashed_names_keep_their_name(home, cache, server):
     assert record["verified"] is True and record["sha256"] == sha(data)
 
 
-def test_case27_tampered_unhashed_file_is_not_reused(home, cache, server, monkeypatch):
+def test_tampered_unhashed_file_is_not_reused(home, cache, server, monkeypatch):
     good = checkpoint_bytes(small_model(seed=5))
     server.files["/model.pth"] = good
     url = server.url("/model.pth")
@@ -145,7 +146,7 @@ def test_case27_tampered_unhashed_file_is_not_reused(home, cache, server, monkey
     assert server.count() == 2
 
 
-def test_case27_credentials_never_reach_the_index(home, cache, server):
+def test_credentials_never_reach_the_index(home, cache, server):
     data = checkpoint_bytes(small_model(seed=5))
     server.files["/private.pth"] = data
     url = server.url("/private.pth").replace("http://", "http://user:secret@")
@@ -174,7 +175,7 @@ def _versions(same_size: bool) -> tuple[bytes, bytes]:
 
 
 @pytest.mark.parametrize("same_size", [True, False])
-def test_case28_no_validator_restarts_from_zero(home, cache, server, same_size):
+def test_no_validator_restarts_from_zero(home, cache, server, same_size):
     a, b = _versions(same_size)
     server.routes["/latest.pth"] = _switching(server, a, b, len(a) // 3, etag=False)
     path = download_checkpoint(server.url("/latest.pth"))
@@ -183,7 +184,7 @@ def test_case28_no_validator_restarts_from_zero(home, cache, server, same_size):
     assert _index(cache, path.name)["sha256"] == sha(b)
 
 
-def test_case28_changed_etag_with_if_range_gets_the_whole_file(home, cache, server):
+def test_changed_etag_with_if_range_gets_the_whole_file(home, cache, server):
     a, b = _versions(True)
     server.routes["/latest.pth"] = _switching(server, a, b, len(a) // 3)
     model = big_model(seed=9)
@@ -194,7 +195,7 @@ def test_case28_changed_etag_with_if_range_gets_the_whole_file(home, cache, serv
     assert retry["If-Range"] == f'"{sha(a)[:16]}"'
 
 
-def test_case28_server_ignoring_if_range_is_caught(home, cache, server):
+def test_server_ignoring_if_range_is_caught(home, cache, server):
     a, b = _versions(True)
     server.routes["/latest.pth"] = _switching(server, a, b, len(a) // 3, if_range=False)
     assert download_checkpoint(server.url("/latest.pth")).read_bytes() == b
@@ -202,7 +203,7 @@ def test_case28_server_ignoring_if_range_is_caught(home, cache, server):
     assert "Range" in server.log[1]["headers"] and "Range" not in server.log[2]["headers"]
 
 
-def test_case28_strong_last_modified_resumes(home, cache, server):
+def test_strong_last_modified_resumes(home, cache, server):
     data = checkpoint_bytes(big_model(seed=3))
     old = {"Last-Modified": formatdate(time.time() - 3600, usegmt=True)}
     server.routes["/lm.pth"] = _switching(server, data, data, len(data) // 3, etag=False,
@@ -213,7 +214,7 @@ def test_case28_strong_last_modified_resumes(home, cache, server):
     assert retry["If-Range"] == old["Last-Modified"]
 
 
-def test_case28_weak_last_modified_does_not_resume(home, cache, server):
+def test_weak_last_modified_does_not_resume(home, cache, server):
     a, b = _versions(True)
     now = {"Last-Modified": formatdate(time.time(), usegmt=True)}  # not 60 s before Date
     server.routes["/lm.pth"] = _switching(server, a, b, len(a) // 3, etag=False, headers=now,
@@ -222,15 +223,15 @@ def test_case28_weak_last_modified_does_not_resume(home, cache, server):
     assert "Range" not in server.log[1]["headers"]
 
 
-def test_case28_hashed_name_resumes_without_validator(home, cache, server):
+def test_hashed_name_resumes_without_validator(home, cache, server):
     data = checkpoint_bytes(big_model(seed=4))
     name = hashed_name("plain", data)
     server.routes[f"/{name}"] = _switching(server, data, data, len(data) // 3, etag=False)
     assert download_checkpoint(server.url(f"/{name}")).read_bytes() == data
-    assert server.log[1]["headers"]["Range"] == f"bytes={len(data) // 3}-"  # case 4
+    assert server.log[1]["headers"]["Range"] == f"bytes={len(data) // 3}-"  # a plain resume
 
 
-def test_case28_hashed_name_changed_file_is_never_stitched(home, cache, server):
+def test_hashed_name_changed_file_is_never_stitched(home, cache, server):
     a, b = _versions(True)
     name = hashed_name("pinned", a)
     server.routes[f"/{name}"] = _switching(server, a, b, len(a) // 3, etag=False)
@@ -255,7 +256,7 @@ PORTAL = b"<!DOCTYPE html><html><body><a href='/login'>Log in to the Wi-Fi</a></
     (b"\x00" * 5000, {}, "5000 bytes starting with 4096 zero bytes"),
 ])
 @pytest.mark.parametrize("hashed", [False, True])
-def test_case29_junk_bodies_are_not_cached(home, cache, server, body, headers, expected, hashed):
+def test_junk_bodies_are_not_cached(home, cache, server, body, headers, expected, hashed):
     name = hashed_name("junk", checkpoint_bytes(small_model())) if hashed else "latest.pth"
     server.routes[f"/{name}"] = lambda h, n: send_status(h, 200, headers, body)
     model = small_model()
@@ -282,7 +283,7 @@ def _gzip_route(data: bytes):
     return behaviour, packed
 
 
-def test_case29_gzip_body_for_an_unhashed_name(home, cache, server):
+def test_gzip_body_for_an_unhashed_name(home, cache, server):
     data = b"\x00" * 2_000_000  # 2 MB of zeros: 2 KB on the wire
     route, packed = _gzip_route(data)
     server.routes["/bomb.pth"] = route
@@ -296,7 +297,7 @@ def test_case29_gzip_body_for_an_unhashed_name(home, cache, server):
     assert_invariants(cache, "bomb.pth", before)
 
 
-def test_case29_gzip_body_for_a_hashed_name_is_verified(home, cache, server):
+def test_gzip_body_for_a_hashed_name_is_verified(home, cache, server):
     data = checkpoint_bytes(small_model(seed=3))
     name = hashed_name("packed", data)
     server.routes[f"/{name}"], _ = _gzip_route(data)
@@ -318,7 +319,7 @@ NUMERIC = ["HYDRA_CNN_CONNECT_TIMEOUT", "HYDRA_CNN_READ_TIMEOUT", "HYDRA_CNN_DOW
 
 @pytest.mark.parametrize("var", NUMERIC)
 @pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf", "-1", "abc", "1e999"])
-def test_case33_bad_numeric_settings(home, server, monkeypatch, var, value):
+def test_bad_numeric_settings(home, server, monkeypatch, var, value):
     server.files["/x-12345678.pth"] = b"x"
     monkeypatch.setenv(var, value)
     with pytest.raises(ValueError, match=rf"^{var}={re.escape(repr(value))} is not accepted "
@@ -335,12 +336,12 @@ def test_case33_bad_numeric_settings(home, server, monkeypatch, var, value):
     ("connect_timeout", 0), ("deadline", float("inf")), ("backoff", -0.5),
     ("max_retries", 2.5), ("max_retries", True), ("max_redirects", 1000),
 ])
-def test_case33_bad_settings_as_arguments(field, value):
+def test_bad_settings_as_arguments(field, value):
     with pytest.raises(ValueError, match=rf"{field}={value!r} is not accepted: expected"):
         DownloadSettings(**{field: value})
 
 
-def test_case33_good_values_still_work(home, monkeypatch):
+def test_good_values_still_work(home, monkeypatch):
     monkeypatch.setenv("HYDRA_CNN_DOWNLOAD_TIMEOUT", "none")
     monkeypatch.setenv("HYDRA_CNN_LOCK_TIMEOUT", "0")
     monkeypatch.setenv("HYDRA_CNN_BACKOFF", "0")
@@ -350,7 +351,7 @@ def test_case33_good_values_still_work(home, monkeypatch):
 
 
 # -- 38: a 404 after a redirect ---------------------------------------------------------------
-def test_case38_404_after_redirect_names_both_urls(home, cache, server):
+def test_404_after_redirect_names_both_urls(home, cache, server):
     name = hashed_name("moved", b"gone")
     server.routes["/start.pth"] = lambda h, n: send_status(h, 302, {"Location": f"/new/{name}"})
     model = small_model()

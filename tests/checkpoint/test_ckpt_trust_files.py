@@ -1,4 +1,5 @@
-"""RELIABILITY.md cases 26, 30, 31 and 37 with real files, and the checkpoint ergonomics of
+"""Real files: compressed zip entries, files that are not checkpoints, bad state dict entries,
+deep nesting; and the checkpoint ergonomics of
 SPEC section 9 (``state_dict_key``, wrapped state dicts, ``revise_keys``, ``Pretrained``).
 
 Every failing load checks (d): the model is unchanged.
@@ -55,7 +56,7 @@ def _equal_to(model: nn.Module, sd: dict) -> bool:
 # -- 26: compressed zip entries under the default (mmap) path ---------------------------------
 @pytest.mark.parametrize("only", [None, "data/0", "data.pkl"])
 @pytest.mark.parametrize("strict", [True, False])
-def test_case26_deflated_entries_load_what_torch_load_reads(tmp_path, only, strict):
+def test_deflated_entries_load_what_torch_load_reads(tmp_path, only, strict):
     src = _two_sizes(seed=1)
     save_checkpoint(src, tmp_path / "plain.pth")
     path = tmp_path / "rezipped.pth"
@@ -68,7 +69,7 @@ def test_case26_deflated_entries_load_what_torch_load_reads(tmp_path, only, stri
     assert _equal_to(model, reference) and _equal_to(model, src.state_dict())
 
 
-def test_case26_stored_rezip_still_memory_maps(tmp_path):
+def test_stored_rezip_still_memory_maps(tmp_path):
     src = _two_sizes(seed=1)
     save_checkpoint(src, tmp_path / "plain.pth")
     path = tmp_path / "stored.pth"
@@ -131,7 +132,7 @@ def _write_bad(tmp_path: Path, name: str, content: object) -> Path:
 
 
 @pytest.mark.parametrize(("name", "content", "found"), _bad_files())
-def test_case30_not_a_checkpoint(tmp_path, name, content, found):
+def test_not_a_checkpoint(tmp_path, name, content, found):
     path = _write_bad(tmp_path, name, content)
     model = small_model()
     state = model_state(model)
@@ -145,7 +146,7 @@ def test_case30_not_a_checkpoint(tmp_path, name, content, found):
 
 
 @pytest.mark.parametrize(("name", "content", "found"), _bad_files()[:3])
-def test_case30_through_pretrained(tmp_path, name, content, found):
+def test_through_pretrained(tmp_path, name, content, found):
     from hydra_cnn.init import initialize
 
     path = _write_bad(tmp_path, name, content)
@@ -161,7 +162,7 @@ class _NeedsAGlobal:
         return (print, ("hello",))
 
 
-def test_case30_only_a_real_pickle_needing_a_global_mentions_the_opt_out(tmp_path):
+def test_only_a_real_pickle_needing_a_global_mentions_the_opt_out(tmp_path):
     path = tmp_path / "global.pth"
     torch.save({"state_dict": {}, "x": _NeedsAGlobal()}, path)
     with pytest.raises(UnsafeCheckpointError, match=r"needs the global '(builtins\.)?print'.*"
@@ -169,7 +170,7 @@ def test_case30_only_a_real_pickle_needing_a_global_mentions_the_opt_out(tmp_pat
         load_checkpoint(small_model(), path)
 
 
-def test_case30_map_location_errors_keep_torchs_reason(tmp_path):
+def test_map_location_errors_keep_torchs_reason(tmp_path):
     save_checkpoint(small_model(), tmp_path / "m.pth")
     with pytest.raises(RuntimeError, match=r"torch.load could not read .*m\.pth .*"):
         load_checkpoint(small_model(), tmp_path / "m.pth", map_location="nodevice")
@@ -215,7 +216,7 @@ def _good_first(model: nn.Module, **extra: object) -> OrderedDict:
     ({"4.bias": _deep(3000)}, r"maps '4\.bias' to a dict of 1 entries"),
 ])
 @pytest.mark.parametrize("strict", [False, True])
-def test_case31_bad_entries_fail_before_any_copy(tmp_path, bad, message, strict):
+def test_bad_entries_fail_before_any_copy(tmp_path, bad, message, strict):
     model = small_model(seed=1)
     state = model_state(model)
     sd = _good_first(model)
@@ -232,7 +233,7 @@ def test_case31_bad_entries_fail_before_any_copy(tmp_path, bad, message, strict)
     assert_model_unchanged(model, state)
 
 
-def test_case37_deeply_nested_checkpoint(tmp_path):
+def test_deeply_nested_checkpoint(tmp_path):
     model = small_model(seed=1)
     state = model_state(model)
     path = _saved(tmp_path, _deep(3000), wrap=False)
@@ -241,7 +242,7 @@ def test_case37_deeply_nested_checkpoint(tmp_path):
     assert_model_unchanged(model, state)
 
 
-def test_case31_tensors_torch_cannot_copy(tmp_path):
+def test_tensors_torch_cannot_copy(tmp_path):
     model = small_model(seed=1)
     state = model_state(model)
     sd = _good_first(model)

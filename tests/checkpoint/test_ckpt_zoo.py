@@ -1,4 +1,4 @@
-"""Zoo maps, HOME, user JSON files, ``zoo=`` overrides and their errors (RELIABILITY case 24)."""
+"""Zoo maps, HOME, user JSON files, ``zoo=`` overrides and their errors (malformed files, unknown names)."""
 
 from __future__ import annotations
 
@@ -141,14 +141,14 @@ def test_paths_absolute_relative_and_escaping(home, tmp_path):
     ('{"a": null}', "entry 'a' must be a URL or a path"),
     ('{"a": 3}', "entry 'a' must be a URL or a path"),
 ])
-def test_case24_malformed_user_json(home, text, where):
+def test_malformed_user_json(home, text, where):
     path = home / "open-mmlab.json"
     path.write_text(text)
     with pytest.raises(ZooFileError, match=rf"^{re.escape(str(path))}: .*{where}"):
         get_external_models()
 
 
-def test_case24_malformed_yaml_zoo_file(home, tmp_path):
+def test_malformed_yaml_zoo_file(home, tmp_path):
     bad = tmp_path / "zoo.yaml"
     bad.write_text("mine: https://x/m.pth\nother: [unclosed\n")
     with pytest.raises(ZooFileError, match=rf"{bad}: malformed YAML at line 3, column 1"):
@@ -158,7 +158,7 @@ def test_case24_malformed_yaml_zoo_file(home, tmp_path):
     assert zoo_url("open-mmlab://mine", zoo=str(good)) == "/data/m.pth"
 
 
-def test_case24_unknown_zoo_name_suggests(home):
+def test_unknown_zoo_name_suggests(home):
     with pytest.raises(KeyError, match=r"^unknown open-mmlab model 'resnet50_v1' "
                        r"\(in open-mmlab://resnet50_v1\)\. Did you mean ") as info:
         zoo_url("open-mmlab://resnet50_v1")

@@ -3,7 +3,9 @@
 The documented exceptions (SPEC section 5, docs/configs.md), and nothing else:
 
 1. late arguments the caller passes (the family table's ``late``; blocks: in/out channels and
-   kernel size; upsample options: ``mode``, the type is the mode) are left out;
+   kernel size; upsample options: ``mode``, the type is the mode) are left out, except a conv's
+   geometry (the family's ``block_decides``: ``kernel_size``, ``stride``, ``padding``,
+   ``dilation``), which is a field whose ``None`` default means "the block decides";
 2. ``inplace: Optional[bool] = None`` means "the block decides";
 3. ``GNConf.num_groups: Optional[int] = None`` means automatic groups;
 
@@ -15,7 +17,7 @@ The documented exceptions (SPEC section 5, docs/configs.md), and nothing else:
 plus keys only a builder reads (``requires_grad``, ``type``), a runtime object
 (``process_group``), tuples written as lists (YAML has no tuples), the init options' useful
 defaults (``layer`` covers convs and linears, ``norm`` keeps norms at 1/0, Caffe2Xavier's fixed
-Kaiming arguments) and the fixed depth of ``ResNet50Conf``-style presets.
+Kaiming arguments) and the fields a preset (``ResNet50Conf``, ``ViTTinyConf``) fixes.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ HYDRA_FIELDS = {"_target_", "_partial_", "type"}
 # builder adapts them (hydra_cnn.bricks.torch_compat), so the config is the same on every torch
 NEWER_THAN_TORCH = {"layers/norm": {"bias"}}
 RUNTIME_ONLY = {"process_group"}
-INIT_EXTRAS = {"override", "norm"}  # make_init reads them; not initializer arguments
+INIT_EXTRAS = {"override", "norm", "seed"}  # make_init reads them; not initializer arguments
 
 
 def _target_class(conf: Any) -> Any:
@@ -71,7 +73,7 @@ def _params(cls: Any, follow_mro: bool = False) -> dict[str, inspect.Parameter]:
 def _late(conf: Any) -> set[str]:
     family = family_for_group(conf._group_)
     assert family is not None
-    late = set(family.late) | set(family.builder_keys)
+    late = (set(family.late) - set(family.block_decides)) | set(family.builder_keys)
     if conf._group_ == "layers/upsample":
         late.add("mode")
     return late
@@ -98,10 +100,16 @@ def test_dataclass_mirrors_its_target(conf: Any) -> None:
     instance = conf()
     family = family_for_group(conf._group_)
     forced = dict(family.defaults) if family is not None else {}  # the builder's (norm eps)
-    for name in sorted(expected):
+    # a preset (a shipped config subclassing another, e.g. ViTTinyConf) fixes the fields it
+    # redeclares; the general config it refines is checked against the constructor
+    preset = set(inspect.get_annotations(conf)) if any(
+        base in configs.builtin_confs() for base in conf.__bases__) else set()
+    for name in sorted(expected - preset):
         value, default = getattr(instance, name), forced.get(name, params[name].default)
         if name == "inplace" and conf._group_ == "layers/act":
             assert value is None, "exception 2: the block decides"
+        elif family is not None and name in family.block_decides:
+            assert value is None, "exception 1: the block decides the conv geometry"
         elif conf is configs.GNConf and name == "num_groups":
             assert value is None, "exception 3: automatic groups"
         elif conf._group_ == "init" and name == "layer":

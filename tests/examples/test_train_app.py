@@ -67,6 +67,15 @@ def test_default_run_learns_and_writes_outputs(tmp_path: Path) -> None:
     report = json.loads((out / "init_report.json").read_text())
     assert report  # every parameter has a writer listed
     assert "Kaiming" in (out / "init_report.txt").read_text()
+    # params and FLOPs of the trained model at the data's input size, in every summary
+    from hydra_cnn.analysis.complexity import complexity_summary
+
+    counted = complexity_summary(_model_from(out), (3, 32, 32))
+    assert metrics["parameters"] == counted["params"] and metrics["flops"] == counted["flops"]
+    size = counted["text"]  # '2.8 M params, 9.94 MFLOPs at input (3, 32, 32)'
+    assert "M params" in size and "MFLOPs" in size
+    assert (out / "model.txt").read_text().splitlines()[0] == size
+    assert (out / "init_report.txt").read_text().startswith(f"Init report of ResNet ({size}):")
 
 
 def test_swap_norm_and_act_everywhere(tmp_path: Path) -> None:
@@ -104,6 +113,8 @@ def test_multirun_two_jobs_and_summary(tmp_path: Path, launcher: str) -> None:
     assert (sweep / "accuracy.png").is_file()
     rows = json.loads((sweep / "summary.json").read_text())
     assert [r["model.act"] for r in rows] == ["relu", "gelu"]
+    assert all(r["flops"] > 0 and r["parameters"] > 0 for r in rows)
+    assert re.search(r"params +GFLOPs\n.* 2\.80 M +0\.010\n", res.stdout)
 
 
 def test_torchrun_two_processes_one_output_dir(tmp_path: Path) -> None:
@@ -133,6 +144,8 @@ def test_cfg_job_prints_the_typed_config(tmp_path: Path) -> None:
         ("model.norm_cfg.num_groups=abc", "model.norm_cfg.num_groups"),
         ("model.depht=18", "depht"),
         ("model/norm=gnn", "model/norm"),
+        ("+model.init_cfg.foo=1", "model.init_cfg: initializer 'Kaiming' got an unexpected key 'foo'"),
+        ("model.init_cfg.type=Kaimin", "Did you mean 'Kaiming'?"),
     ],
 )
 def test_bad_override_fails_before_training(tmp_path: Path, override: str, field: str) -> None:
@@ -259,3 +272,49 @@ def test_summary_labels_shorten_floats(override: str, shown: str) -> None:
     finally:
         sys.path.remove(str(ROOT / "examples"))
     assert short_value(override) == shown
+
+
+def test_vit_config_trains_with_swapped_layer_options(tmp_path: Path) -> None:
+    out = tmp_path / "vit"
+    small = ["model.embed_dims=16", "model.num_layers=1", "model.num_heads=2", "model.patch_size=8"]
+    res = _run("--config-name", "vit", "model/act=relu", "model.attn_cfg.attn_drop=0.1",
+               "model.norm_cfg.eps=1e-6", *small, *FAST, f"hydra.run.dir={out}", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["model"] == "vit_tiny" and metrics["model.attn"] == "mha"
+    model = _model_from(out)
+    assert type(model).__name__ == "SimpleViT"
+    kinds = {type(m) for m in model.modules()}
+    assert nn.ReLU in kinds and nn.GELU not in kinds
+    assert all(m.eps == 1e-6 for m in model.modules() if isinstance(m, nn.LayerNorm))
+    attn = model.encoder.layers[0].attentions[0]
+    assert attn.attn.dropout == 0.1 and attn.batch_first
+
+
+def test_torchrun_fsdp_shards_loads_pretrained_and_saves_from_rank_0(tmp_path: Path) -> None:
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    assert torchrun is not None
+    res = _run("--cfg", "job", "model/norm=gn", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    torch.manual_seed(5)
+    plain = instantiate(OmegaConf.create(res.stdout).model)
+    plain.init_weights()
+    from hydra_cnn.checkpoint import load_checkpoint, save_checkpoint
+
+    save_checkpoint(plain, tmp_path / "pretrained.pth")
+    out = tmp_path / "fsdp"
+    # lr 0: the weights stay the checkpoint's, so the saved model shows what was loaded
+    res = _run("dist=fsdp", "model/norm=gn", f"model.pretrained={tmp_path / 'pretrained.pth'}",
+               "train.lr=0.0", "train.weight_decay=0.0", "train.save=full", *FAST,
+               f"hydra.run.dir={out}", cwd=tmp_path,
+               cmd=[torchrun, "--standalone", "--nproc_per_node=2"])
+    assert res.returncode == 0, res.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (metrics["world_size"], metrics["dist"], metrics["model.norm"]) == (2, "fsdp", "gn")
+    assert len(list(out.glob("metrics*.json"))) == 1  # only rank 0 wrote outputs
+    assert "FSDP" in (out / "model.txt").read_text()  # the model was sharded
+    assert "checkpoint" in (out / "init_report.txt").read_text()
+    loaded = instantiate(OmegaConf.load(out / "config.yaml").model)
+    load_checkpoint(loaded, str(out / "model.pth"), strict=True, logger="silent")
+    for key, value in plain.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key

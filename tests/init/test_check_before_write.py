@@ -1,4 +1,4 @@
-"""RELIABILITY 32: a bad value in any init config raises before the first tensor is written.
+"""Check before write: a bad value in any init config raises before the first tensor is written.
 
 ``initialize(model, [good, bad])`` and ``BaseModule.init_weights()`` build and check every
 config (arguments, ``override`` targets, what each initializer will reach) before applying the
@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from hydra_cnn.init import BaseModule, build_model, initialize
+from hydra_cnn.init import BaseModule, Sequential, build_model, initialize
 
 GOOD = dict(type="Constant", layer=["Conv2d", "Linear", "BatchNorm2d"], val=3.0, bias=2.0)
 
@@ -121,3 +121,72 @@ def test_build_model_checks_before_building_for_real() -> None:
     with pytest.raises(ValueError, match=r"UniformInit: a must be <= b"):
         build_model(make, init_cfg=[GOOD, dict(type="Uniform", a=1, b=0, layer="Linear")])
     assert built == ["meta"]  # only the meta-device rehearsal was built
+
+
+class Holder(BaseModule):
+    def __init__(self, init_cfg: Any = None) -> None:
+        super().__init__(init_cfg)
+        self.net = Net()
+        self.inner = Sequential(nn.Conv2d(4, 4, 1), init_cfg=dict(type="Normal", layer="Conv2d"))
+
+
+def _bad_checkpoints(tmp_path: Any) -> list[str]:
+    html = tmp_path / "login.pth"
+    html.write_text("<!DOCTYPE html><html><body>Sign in</body></html>")
+    return [str(tmp_path / "missing.pth"), str(html)]
+
+
+def test_initialize_with_a_failing_checkpoint_leaves_the_model_unchanged(tmp_path: Any) -> None:
+    for ckpt in _bad_checkpoints(tmp_path):
+        model = Net()
+        before = snapshot(model)
+        with pytest.raises((OSError, RuntimeError, ValueError)):
+            initialize(model, [dict(type="Constant", layer="Conv2d", val=3),
+                               dict(type="Pretrained", checkpoint=ckpt)])
+        assert_unchanged(model, before)
+
+
+def test_init_weights_with_a_failing_checkpoint_leaves_the_model_unchanged(tmp_path: Any) -> None:
+    for ckpt in _bad_checkpoints(tmp_path):
+        model = Holder(init_cfg=[dict(type="Constant", layer="Conv2d", val=3),
+                                 dict(type="Pretrained", checkpoint=ckpt)])
+        before = snapshot(model)
+        with pytest.raises((OSError, RuntimeError, ValueError)):
+            model.init_weights()
+        assert_unchanged(model, before)
+        assert not model.is_init and not model.inner.is_init  # a retry runs the whole init
+        model.init_cfg = dict(type="Constant", layer="Conv2d", val=3)
+        model.init_weights()
+        assert float(model.net.conv.weight.detach().mean()) == 3.0
+
+
+def test_build_model_with_a_failing_checkpoint_raises(tmp_path: Any) -> None:
+    for ckpt in _bad_checkpoints(tmp_path):
+        with pytest.raises((OSError, RuntimeError, ValueError)):
+            build_model(Holder, init_cfg=[dict(type="Constant", layer="Conv2d", val=3),
+                                          dict(type="Pretrained", checkpoint=ckpt)])
+
+
+@pytest.mark.parametrize("cfg, needle", [
+    (dict(type="Constant", layer="Conv2d", val=float("nan")), "val"),
+    (dict(type="Constant", layer="Conv2d", val=float("inf")), "val"),
+    (dict(type="Constant", layer="Conv2d", val=1, bias=float("nan")), "bias"),
+    (dict(type="Normal", layer="Conv2d", std=float("nan")), "std"),
+    (dict(type="Xavier", layer="Conv2d", gain=float("inf")), "gain"),
+    (dict(type="Constant", layer="Conv2d", val=1, bias_prob=float("nan")), "nan"),
+])
+def test_non_finite_init_arguments_are_refused(cfg: dict[str, Any], needle: str) -> None:
+    model = Net()
+    before = snapshot(model)
+    with pytest.raises(ValueError, match=needle):
+        initialize(model, cfg)
+    assert_unchanged(model, before)
+
+
+@pytest.mark.parametrize("name", ["", "  "])
+def test_override_with_an_empty_name_is_an_error(name: str) -> None:
+    model = Net()
+    before = snapshot(model)
+    with pytest.raises(ValueError, match="empty value"):
+        initialize(model, dict(type="Constant", val=1, override=dict(name=name)))
+    assert_unchanged(model, before)

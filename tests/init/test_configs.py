@@ -146,3 +146,83 @@ def test_model_init_group_alias() -> None:
     assert {report[n].writer for n in ("conv1.weight", "layer2.0.downsample.0.weight",
                                        "fc.weight")} == {"Xavier"}
     assert report.uninitialized() == []
+
+
+# -- mmcv init dicts as structured configs ---------------------------------------------------------
+def _seg_net() -> Any:
+    from torch import nn
+
+    torch.manual_seed(0)
+    net = nn.Sequential()
+    net.add_module("conv", nn.Conv2d(3, 4, 3))
+    net.add_module("bn", nn.BatchNorm2d(4))
+    net.add_module("conv_seg", nn.Conv2d(4, 2, 1))
+    return net
+
+
+MMCV_INIT_DICTS = [
+    dict(type="Normal", std=0.01, override=dict(name="conv_seg")),
+    dict(type="Kaiming", layer="Conv2d", a=2.0, distribution="uniform", mode="fan_in",
+         nonlinearity="leaky_relu"),
+    dict(type="Constant", val=1, layer=["_BatchNorm", "GroupNorm"]),
+    dict(type="Xavier", layer="Conv2d", distribution="uniform"),
+    dict(type="Uniform", layer="Conv2d", a=-0.1, b=0.1, override=dict(type="Constant", val=0.5,
+                                                                       name="conv_seg")),
+]
+
+
+@pytest.mark.parametrize("mmcv_cfg", MMCV_INIT_DICTS, ids=lambda c: c["type"])
+def test_converted_mmcv_init_dict_gives_mmcv_weights(mmcv_cfg: dict[str, Any]) -> None:
+    from hydra.utils import instantiate
+
+    from hydra_cnn import initialize
+    from hydra_cnn.configs import init_conf_from_mmcv
+
+    expected = _seg_net()
+    torch.manual_seed(1)
+    initialize(expected, mmcv_cfg)
+    conf = init_conf_from_mmcv(mmcv_cfg)
+    assert conf.norm is None and isinstance(conf.layer, list)
+    for init in (instantiate(conf), instantiate(OmegaConf.structured(conf))):
+        got = _seg_net()
+        torch.manual_seed(1)
+        initialize(got, init)
+        for key, value in expected.state_dict().items():
+            assert torch.equal(got.state_dict()[key], value), key
+
+
+def test_field_by_field_copy_changes_weights_and_the_converter_does_not() -> None:
+    """The shipped option's useful defaults (layer: every conv/linear; norm: 1/0) change an mmcv
+    dict's meaning when only its own keys are copied."""
+    from hydra.utils import instantiate
+
+    from hydra_cnn import initialize
+    from hydra_cnn.configs import NormalInitConf, init_conf_from_mmcv
+
+    mmcv_cfg = dict(type="Normal", std=0.01, override=dict(name="conv_seg"))
+    expected, copied = _seg_net(), _seg_net()
+    torch.manual_seed(1)
+    initialize(expected, mmcv_cfg)
+    torch.manual_seed(1)
+    initialize(copied, instantiate(NormalInitConf(std=0.01, override=dict(name="conv_seg"))))
+    assert not torch.equal(copied.conv.weight, expected.conv.weight)  # re-initialised
+    fixed = NormalInitConf(std=0.01, override=dict(name="conv_seg"), layer=[], norm=None)
+    assert init_conf_from_mmcv(mmcv_cfg) == fixed
+
+
+def test_converter_refuses_what_mmcv_does_not_mean() -> None:
+    from hydra_cnn.configs import init_conf_from_mmcv
+
+    with pytest.raises(KeyError, match="Did you mean 'Kaiming'"):
+        init_conf_from_mmcv(dict(type="Kaimng"))
+    with pytest.raises(TypeError, match="no key 'sdt'.*Did you mean 'std'"):
+        init_conf_from_mmcv(dict(type="Normal", sdt=1))
+    with pytest.raises(TypeError, match="no key 'norm'"):
+        init_conf_from_mmcv(dict(type="Normal", norm=dict(type="Constant", val=1)))
+    with pytest.raises(KeyError, match='must contain the key "type"'):
+        init_conf_from_mmcv(dict(std=1))
+    with pytest.raises(TypeError, match="mmcv init dict"):
+        init_conf_from_mmcv("Normal")
+    pair = init_conf_from_mmcv([dict(type="Kaiming", layer="Conv2d"),
+                                dict(type="Pretrained", checkpoint="x.pth", prefix="backbone.")])
+    assert pair[0].layer == ["Conv2d"] and pair[1].prefix == "backbone."

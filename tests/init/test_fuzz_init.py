@@ -1,4 +1,4 @@
-"""RELIABILITY case 25 for init configs: malformed ones raise documented errors naming the field."""
+"""Fuzzed init configs: malformed ones raise documented errors naming the field."""
 
 from __future__ import annotations
 

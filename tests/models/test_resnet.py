@@ -551,3 +551,48 @@ def test_default_init_is_pytorch_and_init_cfg_applies() -> None:
     assert not torch.all(model.conv1.weight == 0.25)  # nothing re-initialised in __init__
     model.init_weights()
     assert torch.all(model.conv1.weight == 0.25) and torch.all(model.layer4[1].conv2.weight == 0.25)
+
+
+# --- contract_dilation (mmseg's dilated backbones) ----------------------------------------------
+def _dilations(layer: nn.Module, conv: str) -> list[int]:
+    return [getattr(block, conv).dilation[0] for block in layer]
+
+
+def test_contract_dilation_halves_the_first_block_of_dilated_stages() -> None:
+    kw: dict[str, Any] = dict(dilations=(1, 1, 2, 4), strides=(1, 2, 1, 1), out_indices=(3,))
+    net = ResNetV1c(50, contract_dilation=True, **kw)
+    assert _dilations(net.layer1, "conv2") == [1, 1, 1]
+    assert _dilations(net.layer3, "conv2") == [1] + [2] * 5
+    assert _dilations(net.layer4, "conv2") == [2, 4, 4]
+    assert net.layer4[0].conv2.padding == (2, 2)
+    plain = ResNetV1c(50, **kw)
+    assert _dilations(plain.layer4, "conv2") == [4, 4, 4]
+    # the same parameters and output shape; only the first block's receptive field changes
+    assert plain.state_dict().keys() == net.state_dict().keys()
+    x = torch.randn(1, 3, 64, 64)
+    assert net.eval()(x)[0].shape == plain.eval()(x)[0].shape == (1, 2048, 8, 8)
+    basic = ResNet(18, contract_dilation=True, **kw)
+    assert _dilations(basic.layer4, "conv1") == [2, 4]
+
+
+def test_contract_dilation_from_configs_and_the_command_line() -> None:
+    from hydra import compose
+    from hydra.core.global_hydra import GlobalHydra
+
+    from hydra_cnn.configs.models import ResNetV1cConf
+    from tests.hydra_app import opted_in
+
+    net = instantiate(ResNetV1cConf(depth=18, dilations=[1, 1, 2, 4], strides=[1, 2, 1, 1],
+                                    contract_dilation=True))
+    assert net.contract_dilation is True and _dilations(net.layer4, "conv1") == [2, 4]
+    GlobalHydra.instance().clear()
+    try:
+        with opted_in():
+            cfg = compose(overrides=["+model=resnet_v1c", "model.depth=18",
+                                     "model.dilations=[1,1,2,4]", "model.strides=[1,2,1,1]",
+                                     "model.contract_dilation=true"])
+    finally:
+        GlobalHydra.instance().clear()
+    assert _dilations(instantiate(cfg.model).layer3, "conv1") == [1, 2]
+    with pytest.raises(TypeError, match="contract_dilation"):
+        ResNet(18, contract_dilation="yes")  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""A downstream package declares its own family: attention layers (docs/architecture.md)."""
+"""A downstream package declares its own family: token mixers (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -11,17 +11,17 @@ from torch import nn
 import hydra_cnn
 
 # 1. declare the family: its registry, config group, late size and mmcv-style argument
-ATTENTION = hydra_cnn.register_family(
-    "attention",
-    label="attention layer",
-    group="layers/attention",
-    late=("embed_dims",),  # the model passes it: attn(embed_dims)
-    cfg_args=("attn_cfg",),  # validate() checks attn_cfg=dict(type=...) arguments
+TOKEN_MIXERS = hydra_cnn.register_family(
+    "token_mixer",
+    label="token mixer",
+    group="layers/token_mixer",
+    late=("embed_dims",),  # the model passes it: mixer(embed_dims)
+    cfg_args=("mixer_cfg",),  # validate() checks mixer_cfg=dict(type=...) arguments
 )
 
 
 # 2. register its types: each gets a typed option (simple_attention) from its signature
-@ATTENTION.register_module()
+@TOKEN_MIXERS.register_module()
 class SimpleAttention(nn.Module):
     """Multi-head self-attention over ``(N, L, embed_dims)`` tokens."""
 
@@ -37,19 +37,19 @@ class SimpleAttention(nn.Module):
 @dataclass
 class BlockConf:
     embed_dims: int = 16
-    attn: Any = None  # layers/attention=simple_attention lands here
+    mixer: Any = None  # layers/token_mixer=simple_attention lands here
     tags: list[str] = field(default_factory=list)
 
 
 class Block(nn.Module):
-    """A model that builds its attention from a factory (or an mmcv-style ``attn_cfg``)."""
+    """A model that builds its token mixer from a factory (or an mmcv-style ``mixer_cfg``)."""
 
-    def __init__(self, embed_dims: int, attn: Any = None, attn_cfg: Any = None) -> None:
+    def __init__(self, embed_dims: int, mixer: Any = None, mixer_cfg: Any = None) -> None:
         super().__init__()
-        if attn is not None:
-            self.attn = attn(embed_dims)  # a factory from the config group
+        if mixer is not None:
+            self.mixer = mixer(embed_dims)  # a factory from the config group
         else:
-            self.attn = ATTENTION.build(attn_cfg, embed_dims=embed_dims)
+            self.mixer = TOKEN_MIXERS.build(mixer_cfg, embed_dims=embed_dims)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.attn(x)
+        return x + self.mixer(x)
