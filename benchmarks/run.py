@@ -27,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 # script, extra arguments for a full run, extra arguments for a quick run
 SCRIPTS: list[tuple[str, list[str], list[str]]] = [
     ("bench_build.py", [], ["--quick"]),
+    ("bench_compose.py", [], ["--quick"]),
     ("bench_conv_module.py", ["--compile", "--repeats", "7"], ["--repeats", "5"]),
     ("bench_init.py", [], ["--quick"]),
     ("bench_checkpoint.py", [], ["--quick"]),

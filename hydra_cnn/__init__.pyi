@@ -1,7 +1,6 @@
-"""The public API of hydra_cnn: the single list of exported names (see ``__init__.py``).
+"""The public API of hydra_cnn, for type checkers: the names of ``EXPORTS`` in ``__init__.py``.
 
-Each ``from MODULE import NAME`` line here both declares the name for type checkers and IDEs
-and tells ``hydra_cnn/__init__.py`` which module to import it from on first use.
+A test fails when this file and ``EXPORTS`` disagree.
 """
 
 __version__: str
@@ -70,9 +69,6 @@ from hydra_cnn.bricks.dropout import (
     build_dropout as build_dropout,
 )
 from hydra_cnn.bricks.dropout import (
-    drop_path as drop_path,
-)
-from hydra_cnn.bricks.dropout import (
     make_dropout as make_dropout,
 )
 from hydra_cnn.bricks.fusion import (
@@ -119,9 +115,6 @@ from hydra_cnn.bricks.padding import (
 )
 from hydra_cnn.bricks.plugin import (
     build_plugin_layer as build_plugin_layer,
-)
-from hydra_cnn.bricks.plugin import (
-    infer_plugin_abbr as infer_plugin_abbr,
 )
 from hydra_cnn.bricks.plugin import (
     make_plugin as make_plugin,
@@ -201,47 +194,8 @@ from hydra_cnn.checkpoint.download import (
 from hydra_cnn.checkpoint.download import (
     download_checkpoint as download_checkpoint,
 )
-from hydra_cnn.checkpoint.errors import (
-    CheckpointFormatError as CheckpointFormatError,
-)
-from hydra_cnn.checkpoint.errors import (
-    ChecksumError as ChecksumError,
-)
-from hydra_cnn.checkpoint.errors import (
-    ContentError as ContentError,
-)
-from hydra_cnn.checkpoint.errors import (
-    CorruptCacheError as CorruptCacheError,
-)
-from hydra_cnn.checkpoint.errors import (
-    DownloadError as DownloadError,
-)
-from hydra_cnn.checkpoint.errors import (
-    OfflineError as OfflineError,
-)
-from hydra_cnn.checkpoint.errors import (
-    StateDictError as StateDictError,
-)
-from hydra_cnn.checkpoint.errors import (
-    StrictLoadError as StrictLoadError,
-)
-from hydra_cnn.checkpoint.errors import (
-    UnsafeCheckpointError as UnsafeCheckpointError,
-)
-from hydra_cnn.checkpoint.errors import (
-    UnverifiedDownloadWarning as UnverifiedDownloadWarning,
-)
-from hydra_cnn.checkpoint.errors import (
-    ZooFileError as ZooFileError,
-)
 from hydra_cnn.checkpoint.loader import (
     CheckpointLoader as CheckpointLoader,
-)
-from hydra_cnn.checkpoint.loader import (
-    _load_checkpoint as _load_checkpoint,
-)
-from hydra_cnn.checkpoint.loader import (
-    _load_checkpoint_with_prefix as _load_checkpoint_with_prefix,
 )
 from hydra_cnn.checkpoint.loader import (
     load_checkpoint as load_checkpoint,
@@ -292,250 +246,7 @@ from hydra_cnn.common import (
     MissingValueError as MissingValueError,
 )
 from hydra_cnn.configs import (
-    BilinearUpsampleConf as BilinearUpsampleConf,
-)
-from hydra_cnn.configs import (
-    BN1dConf as BN1dConf,
-)
-from hydra_cnn.configs import (
-    BN2dConf as BN2dConf,
-)
-from hydra_cnn.configs import (
-    BN3dConf as BN3dConf,
-)
-from hydra_cnn.configs import (
-    BNConf as BNConf,
-)
-from hydra_cnn.configs import (
-    ClampConf as ClampConf,
-)
-from hydra_cnn.configs import (
-    ClipConf as ClipConf,
-)
-from hydra_cnn.configs import (
-    ContextBlockConf as ContextBlockConf,
-)
-from hydra_cnn.configs import (
-    Conv1dConf as Conv1dConf,
-)
-from hydra_cnn.configs import (
-    Conv2dAdaptivePaddingConf as Conv2dAdaptivePaddingConf,
-)
-from hydra_cnn.configs import (
-    Conv2dConf as Conv2dConf,
-)
-from hydra_cnn.configs import (
-    Conv3dConf as Conv3dConf,
-)
-from hydra_cnn.configs import (
-    ConvAWSConf as ConvAWSConf,
-)
-from hydra_cnn.configs import (
-    ConvConf as ConvConf,
-)
-from hydra_cnn.configs import (
-    ConvTranspose2dConf as ConvTranspose2dConf,
-)
-from hydra_cnn.configs import (
-    ConvTranspose3dConf as ConvTranspose3dConf,
-)
-from hydra_cnn.configs import (
-    ConvWSConf as ConvWSConf,
-)
-from hydra_cnn.configs import (
-    Deconv3dConf as Deconv3dConf,
-)
-from hydra_cnn.configs import (
-    Deconv3dUpsampleConf as Deconv3dUpsampleConf,
-)
-from hydra_cnn.configs import (
-    DeconvConf as DeconvConf,
-)
-from hydra_cnn.configs import (
-    DeconvUpsampleConf as DeconvUpsampleConf,
-)
-from hydra_cnn.configs import (
-    DropoutConf as DropoutConf,
-)
-from hydra_cnn.configs import (
-    DropPathConf as DropPathConf,
-)
-from hydra_cnn.configs import (
-    ELUConf as ELUConf,
-)
-from hydra_cnn.configs import (
-    GELUConf as GELUConf,
-)
-from hydra_cnn.configs import (
-    GeneralizedAttentionConf as GeneralizedAttentionConf,
-)
-from hydra_cnn.configs import (
-    GNConf as GNConf,
-)
-from hydra_cnn.configs import (
-    HSigmoidConf as HSigmoidConf,
-)
-from hydra_cnn.configs import (
-    HSwishConf as HSwishConf,
-)
-from hydra_cnn.configs import (
-    IN1dConf as IN1dConf,
-)
-from hydra_cnn.configs import (
-    IN2dConf as IN2dConf,
-)
-from hydra_cnn.configs import (
-    IN3dConf as IN3dConf,
-)
-from hydra_cnn.configs import (
-    INConf as INConf,
-)
-from hydra_cnn.configs import (
-    LeakyReLUConf as LeakyReLUConf,
-)
-from hydra_cnn.configs import (
-    LN2dConf as LN2dConf,
-)
-from hydra_cnn.configs import (
-    LNConf as LNConf,
-)
-from hydra_cnn.configs import (
-    MishConf as MishConf,
-)
-from hydra_cnn.configs import (
-    NearestUpsampleConf as NearestUpsampleConf,
-)
-from hydra_cnn.configs import (
-    NonLocal1dConf as NonLocal1dConf,
-)
-from hydra_cnn.configs import (
-    NonLocal2dConf as NonLocal2dConf,
-)
-from hydra_cnn.configs import (
-    NonLocal3dConf as NonLocal3dConf,
-)
-from hydra_cnn.configs import (
-    PixelShuffleConf as PixelShuffleConf,
-)
-from hydra_cnn.configs import (
-    PReLUConf as PReLUConf,
-)
-from hydra_cnn.configs import (
-    ReflectPadConf as ReflectPadConf,
-)
-from hydra_cnn.configs import (
-    ReLU6Conf as ReLU6Conf,
-)
-from hydra_cnn.configs import (
-    ReLUConf as ReLUConf,
-)
-from hydra_cnn.configs import (
-    ReplicatePadConf as ReplicatePadConf,
-)
-from hydra_cnn.configs import (
-    RReLUConf as RReLUConf,
-)
-from hydra_cnn.configs import (
-    SigmoidConf as SigmoidConf,
-)
-from hydra_cnn.configs import (
-    SiLUConf as SiLUConf,
-)
-from hydra_cnn.configs import (
-    SwishConf as SwishConf,
-)
-from hydra_cnn.configs import (
-    SyncBNConf as SyncBNConf,
-)
-from hydra_cnn.configs import (
-    TanhConf as TanhConf,
-)
-from hydra_cnn.configs import (
-    ZeroPadConf as ZeroPadConf,
-)
-from hydra_cnn.configs import (
     register_configs as register_configs,
-)
-from hydra_cnn.configs.blocks import (
-    ConvModuleConf as ConvModuleConf,
-)
-from hydra_cnn.configs.blocks import (
-    DepthwiseSeparableConvModuleConf as DepthwiseSeparableConvModuleConf,
-)
-from hydra_cnn.configs.init import (
-    Caffe2XavierInitConf as Caffe2XavierInitConf,
-)
-from hydra_cnn.configs.init import (
-    ConstantInitConf as ConstantInitConf,
-)
-from hydra_cnn.configs.init import (
-    KaimingInitConf as KaimingInitConf,
-)
-from hydra_cnn.configs.init import (
-    NormalInitConf as NormalInitConf,
-)
-from hydra_cnn.configs.init import (
-    PretrainedInitConf as PretrainedInitConf,
-)
-from hydra_cnn.configs.init import (
-    TruncNormalInitConf as TruncNormalInitConf,
-)
-from hydra_cnn.configs.init import (
-    UniformInitConf as UniformInitConf,
-)
-from hydra_cnn.configs.init import (
-    XavierInitConf as XavierInitConf,
-)
-from hydra_cnn.configs.models import (
-    ResNet18Conf as ResNet18Conf,
-)
-from hydra_cnn.configs.models import (
-    ResNet34Conf as ResNet34Conf,
-)
-from hydra_cnn.configs.models import (
-    ResNet50Conf as ResNet50Conf,
-)
-from hydra_cnn.configs.models import (
-    ResNet101Conf as ResNet101Conf,
-)
-from hydra_cnn.configs.models import (
-    ResNet152Conf as ResNet152Conf,
-)
-from hydra_cnn.configs.models import (
-    ResNetConf as ResNetConf,
-)
-from hydra_cnn.configs.models import (
-    ResNetV1cConf as ResNetV1cConf,
-)
-from hydra_cnn.configs.models import (
-    ResNetV1dConf as ResNetV1dConf,
-)
-from hydra_cnn.configs.models import (
-    SimpleViTConf as SimpleViTConf,
-)
-from hydra_cnn.configs.models import (
-    VGG11Conf as VGG11Conf,
-)
-from hydra_cnn.configs.models import (
-    VGG13Conf as VGG13Conf,
-)
-from hydra_cnn.configs.models import (
-    VGG16Conf as VGG16Conf,
-)
-from hydra_cnn.configs.models import (
-    VGG19Conf as VGG19Conf,
-)
-from hydra_cnn.configs.models import (
-    VGGConf as VGGConf,
-)
-from hydra_cnn.configs.models import (
-    ViTTinyConf as ViTTinyConf,
-)
-from hydra_cnn.configs.transformer import (
-    FFNConf as FFNConf,
-)
-from hydra_cnn.configs.transformer import (
-    MultiheadAttentionConf as MultiheadAttentionConf,
 )
 from hydra_cnn.init.base_module import (
     BaseModule as BaseModule,
@@ -693,8 +404,14 @@ from hydra_cnn.registry import (
 from hydra_cnn.registry import (
     build_model_from_cfg as build_model_from_cfg,
 )
+from hydra_cnn.registry import (
+    register_family as register_family,
+)
 from hydra_cnn.validation import (
     ConfigValidationError as ConfigValidationError,
+)
+from hydra_cnn.validation import (
+    ValidationResult as ValidationResult,
 )
 from hydra_cnn.validation import (
     validate as validate,

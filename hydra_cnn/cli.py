@@ -243,10 +243,9 @@ def add_zoo_command(subparsers: Any) -> None:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    import hydra_cnn.registry as registry
     from hydra_cnn.common import did_you_mean
     from hydra_cnn.configs import option_table
-    from hydra_cnn.families import family_for_group
+    from hydra_cnn.registry import group_registry
 
     rows = [(g, o, c) for g, o, c in option_table() if not args.group or g == args.group]
     if not rows:
@@ -254,15 +253,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
         raise ValueError(f"unknown config group {args.group!r}; groups: {', '.join(groups)}."
                          + did_you_mean(args.group, groups))
     for group in sorted({g for g, _, _ in rows}):
-        family = family_for_group(group)
-        # block options (ConvModule, ...) select classes of the plugin registry
-        reg = getattr(registry, (family.registry if family else None) or "PLUGIN_LAYERS")
-        print(f"{group}  ({reg.name} registry)")
+        reg = group_registry(group)  # block options (ConvModule, ...): the plugin registry
+        print(f"{group}  ({reg.name if reg is not None else '-'} registry)")
         for g, option, conf in rows:
             if g != group:
                 continue
             type_name = getattr(conf, "type", "")
-            cls = reg.get(type_name) if isinstance(type_name, str) else None
+            cls = reg.get(type_name) if reg is not None and isinstance(type_name, str) else None
             where = f"{cls.__module__}.{cls.__qualname__}" if cls is not None else "-"
             print(f"  {option:<26} {type_name!s:<24} {where}")
     return 0

@@ -7,7 +7,7 @@ every other module may import it: it is the bottom of the import stack
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,9 @@ __all__ = [
     "conf_dir",
     "did_you_mean",
     "is_missing",
+    "lazy_exports",
+    "snake_case",
+    "to_plain",
 ]
 
 __version__ = "0.1.0"
@@ -77,6 +80,43 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     return f" Did you mean {hit!r}?" if hit else ""
 
 
+# acronyms that mix cases, kept in one piece (ReLU, not re_lu), as the shipped options name them
+_WORDS = ("PReLU", "RReLU", "ReLU", "GELU", "SiLU", "ELU")
+
+
+def snake_case(name: str) -> str:
+    """The snake_case of a class name, as hydra_cnn's option names and plugin names use it.
+
+    ``MyUpsample`` -> ``my_upsample``, ``FancyReLU`` -> ``fancy_relu`` (acronyms that mix
+    cases stay whole, as in the shipped ``leaky_relu``), ``GN2`` -> ``gn2``,
+    ``ConvWS`` -> ``conv_ws``.
+    """
+    import re
+
+    for word in _WORDS:
+        name = name.replace(word, word.capitalize())
+    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    s = re.sub(r"([a-z\d])([A-Z])", r"\1_\2", s)
+    return re.sub(r"[^0-9a-zA-Z]+", "_", s).strip("_").lower()
+
+
+def to_plain(value: Any, *, structured: bool = False) -> Any:
+    """An OmegaConf container as plain Python data (resolved; ``???`` kept); anything else as it
+    is. With ``structured``, a dataclass instance or class is converted too."""
+    import dataclasses
+
+    if type(value).__module__.startswith("omegaconf"):
+        from omegaconf import OmegaConf
+
+        return OmegaConf.to_container(value, resolve=True, throw_on_missing=False)
+    if structured and dataclasses.is_dataclass(value):
+        from omegaconf import OmegaConf
+
+        return OmegaConf.to_container(OmegaConf.structured(value), resolve=True,
+                                      throw_on_missing=False)
+    return value
+
+
 def conf_dir() -> Path:
     """The folder of the shipped data: YAML options (``layers/``, ``init/``, ``model/``), ``zoo/``.
 
@@ -97,3 +137,48 @@ def brief(value: Any, limit: int = 80) -> str:
     shorter.maxlevel, shorter.maxstring, shorter.maxother = 3, limit, limit
     shorter.maxdict = shorter.maxlist = shorter.maxtuple = 6
     return shorter.repr(value)
+
+
+def lazy_exports(
+    package: str, exports: Mapping[str, str], moved: Mapping[str, str] | None = None,
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """``(__getattr__, __dir__)`` for a package whose public names are imported on first use.
+
+    Args:
+        package: the package's dotted name (for messages and the cache).
+        exports: public name -> the module that defines it.
+        moved: a name that left the package's surface -> the module it lives in now; using it
+            still works for one release, with a ``DeprecationWarning`` naming the new home.
+    """
+    import importlib
+    import importlib.util
+    import sys
+
+    moved = dict(moved or {})
+
+    def __getattr__(name: str) -> Any:
+        module = exports.get(name)
+        if module is not None:
+            value = getattr(importlib.import_module(module), name)
+            setattr(sys.modules[package], name, value)  # later lookups skip __getattr__
+            return value
+        home = moved.get(name)
+        if home is not None:
+            import warnings
+
+            warnings.warn(
+                f"{package}.{name} is deprecated and will be removed in the next release; "
+                f"import it from {home} instead",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            return getattr(importlib.import_module(home), name)
+        if not name.startswith("_") and importlib.util.find_spec(f"{package}.{name}") is not None:
+            return importlib.import_module(f"{package}.{name}")  # a subpackage: hydra_cnn.configs
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        return sorted(set(vars(sys.modules[package])) | set(exports))
+
+    return __getattr__, __dir__
+

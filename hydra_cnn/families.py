@@ -1,9 +1,12 @@
 """The family table: every kind of thing hydra_cnn builds from a config, described once.
 
-A *family* is a registry plus everything the rest of the library needs to know about it:
+A *family* is a registry plus everything the rest of the library needs to know about it. It is
+declared with :func:`hydra_cnn.register_family` (hydra_cnn's own families are declared that way
+in :mod:`hydra_cnn.registry`; a downstream package declares its own in its code), which puts a
+:class:`Family` row into :data:`FAMILIES` and returns the family's registry. The fields:
 
-- ``registry`` / ``label``: the :class:`~hydra_cnn.registry.Registry` attribute name in
-  :mod:`hydra_cnn.registry` and the name its messages use (``'norm layer'``);
+- ``name`` / ``label``: the family's key (``'norm'``) and the name its messages use
+  (``'norm layer'``);
 - ``loader``: the module that registers the built-in members (imported on the first query);
 - ``group`` / ``target``: the Hydra config group of its options and the ``_target_`` those
   options instantiate (``layers/norm``, ``hydra_cnn.make_norm``); ``partial``: whether an
@@ -14,24 +17,34 @@ A *family* is a registry plus everything the rest of the library needs to know a
 - ``cfg_args``: mmcv-style keyword arguments (``norm_cfg``...) whose value is a config of this
   family, so :func:`hydra_cnn.validate` can check them;
 - ``builder_keys``: config keys the builder consumes itself (``requires_grad``);
+- ``defaults``: values the family's builder uses when a config leaves them out (norms:
+  ``eps=1e-5``, mmcv's rule); the configs generated for registered classes default to them
+  too, so every route gives the same layer;
 - ``prepare``: ``'module:function'`` run on ``(type, cls, args, kwargs)`` just before the
   call, for what a family does differently (GroupNorm's groups, Upsample's mode);
 - ``block_decides_inplace``: ``inplace: None`` means "the class default, or the block's
   choice" (activations);
 - ``block_decides``: config keys where ``None`` means "the block (or the class default)
   decides": the builder drops them, so the block's argument applies (a conv's
-  ``kernel_size``/``stride``/``padding``/``dilation``).
+  ``kernel_size``/``stride``/``padding``/``dilation``);
+- ``shares``: the family whose registry holds this family's types (blocks: ``ConvModule`` is a
+  ``PLUGIN_LAYERS`` member), or None for a family with a registry of its own.
 
-Registries, structured configs, YAML generation, :func:`~hydra_cnn.validate` and the builders
-all read this table. Adding a family is one entry here plus its registry line in
-:mod:`hydra_cnn.registry` (see docs/architecture.md). This module imports nothing heavy.
+Registries, structured configs, YAML generation, :func:`~hydra_cnn.validate`, the CLI, the
+package data and the table-driven tests all read this table. This module imports nothing
+heavy and nothing from hydra_cnn but :mod:`hydra_cnn.common`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import KW_ONLY, dataclass
+from typing import Any
 
-__all__ = ["FAMILIES", "Family", "family_for_group"]
+__all__ = ["FAMILIES", "Family", "declare_family", "family_for_group"]
+
+_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+_GROUP = re.compile(r"[a-z][a-z0-9_]*(/[a-z][a-z0-9_]*)*\Z")
 
 
 @dataclass(frozen=True)
@@ -39,83 +52,76 @@ class Family:
     """One family of buildable types (see the module docstring for each field)."""
 
     name: str
-    registry: str | None
+    _: KW_ONLY
     label: str
-    loader: str | None
-    group: str | None
-    target: str | None
+    group: str | None = None
+    target: str | None = None
+    loader: str | None = None
     partial: bool = True
     late: tuple[str, ...] = ()
     cfg_args: tuple[str, ...] = ()
     builder_keys: tuple[str, ...] = ()
+    defaults: tuple[tuple[str, Any], ...] = ()
     prepare: str | None = None
     block_decides_inplace: bool = False
     block_decides: tuple[str, ...] = ()
+    shares: str | None = None
 
 
-_CONV_LATE = ("in_channels", "out_channels", "kernel_size", "stride", "padding")
-_CONV_GEOMETRY = ("kernel_size", "stride", "padding", "dilation")
+#: name -> Family, in declaration order. Filled by :func:`declare_family` (which
+#: :func:`hydra_cnn.register_family` calls); importing :mod:`hydra_cnn.registry` declares the
+#: built-in families.
+FAMILIES: dict[str, Family] = {}
 
-_XFMR = "hydra_cnn.bricks.transformer"
-_TRANSFORMER_FAMILIES = (
-    Family("attention", "ATTENTION", "attention", _XFMR, "layers/attention",
-           f"{_XFMR}.make_attention", late=("embed_dims", "num_heads", "batch_first"),
-           cfg_args=("attn_cfgs", "attn_cfg")),
-    Family("ffn", "FEEDFORWARD_NETWORK", "feed-forward Network", _XFMR, "layers/ffn",
-           f"{_XFMR}.make_ffn", late=("embed_dims", "feedforward_channels"),
-           cfg_args=("ffn_cfgs", "ffn_cfg")),
-    Family("positional_encoding", "POSITIONAL_ENCODING", "position encoding", _XFMR,
-           "layers/positional_encoding", f"{_XFMR}.make_positional_encoding",
-           cfg_args=("positional_encoding",)),
-    Family("transformer_layer", "TRANSFORMER_LAYER", "transformerLayer", _XFMR,
-           "layers/transformer_layer", f"{_XFMR}.make_transformer_layer",
-           cfg_args=("transformerlayers",)),
-    Family("transformer_layer_sequence", "TRANSFORMER_LAYER_SEQUENCE",
-           "transformer-layers sequence", _XFMR, "layers/transformer_layer_sequence",
-           f"{_XFMR}.make_transformer_layer_sequence"),
-)
 
-FAMILIES: dict[str, Family] = {
-    f.name: f
-    for f in (
-        Family("conv", "CONV_LAYERS", "conv layer", "hydra_cnn.bricks.conv", "layers/conv",
-               "hydra_cnn.make_conv", late=_CONV_LATE, cfg_args=("conv_cfg", "dw_conv_cfg",
-                                                                  "pw_conv_cfg"),
-               block_decides=_CONV_GEOMETRY),
-        Family("norm", "NORM_LAYERS", "norm layer", "hydra_cnn.bricks.norm", "layers/norm",
-               "hydra_cnn.make_norm", late=("num_features", "num_channels", "normalized_shape"),
-               cfg_args=("norm_cfg", "dw_norm_cfg", "pw_norm_cfg"),
-               builder_keys=("requires_grad",), prepare="hydra_cnn.bricks.norm:prepare_norm"),
-        Family("act", "ACTIVATION_LAYERS", "activation layer", "hydra_cnn.bricks.activation",
-               "layers/act", "hydra_cnn.make_act", cfg_args=("act_cfg", "dw_act_cfg",
-                                                             "pw_act_cfg"),
-               block_decides_inplace=True),
-        Family("upsample", "UPSAMPLE_LAYERS", "upsample layer", "hydra_cnn.bricks.upsample",
-               "layers/upsample", "hydra_cnn.make_upsample", late=_CONV_LATE,
-               cfg_args=("upsample_cfg",), prepare="hydra_cnn.bricks.upsample:prepare_upsample",
-               block_decides=_CONV_GEOMETRY),
-        Family("padding", "PADDING_LAYERS", "padding layer", "hydra_cnn.bricks.padding",
-               "layers/padding", "hydra_cnn.make_padding", late=("padding",),
-               cfg_args=("pad_cfg", "padding_cfg")),
-        Family("plugin", "PLUGIN_LAYERS", "plugin layer", "hydra_cnn.bricks.plugin",
-               "layers/plugin", "hydra_cnn.make_plugin", late=("in_channels",),
-               cfg_args=("plugin_cfg",)),
-        Family("dropout", "DROPOUT_LAYERS", "dropout layer", "hydra_cnn.bricks.dropout",
-               "layers/dropout", "hydra_cnn.make_dropout", cfg_args=("dropout_cfg",)),
-        # blocks: options whose _target_ is the block class itself (ConvModule, ...)
-        Family("block", None, "block", None, "layers/block", None,
-               late=("in_channels", "out_channels", "kernel_size")),
-        # --- transformer families (mmcv 1.7's cnn/bricks/transformer.py) ------------------
-        # One block, for conversion to register_family(...) calls: name, registry, label
-        # (mmcv's registry name), loader, group, target, late, cfg_args.
-        *_TRANSFORMER_FAMILIES,
-        # -------------------------------------------------------------------------------------
-        Family("init", "INITIALIZERS", "initializer", "hydra_cnn.init.initializers", "init",
-               "hydra_cnn.make_init", partial=False, cfg_args=("init_cfg",)),
-        Family("model", "MODELS", "model", "hydra_cnn.models", "model", "hydra_cnn.make_model",
-               partial=False),
-    )
-}
+def _check(family: Family) -> None:
+    if not isinstance(family.name, str) or not _NAME.match(family.name):
+        raise ValueError(f"a family name must be a lower-case identifier such as 'token_mixer', "
+                         f"but got {family.name!r}")
+    if not isinstance(family.label, str) or not family.label:
+        raise ValueError(f"family {family.name!r}: label must be a non-empty str such as "
+                         f"'attention layer', but got {family.label!r}")
+    if family.group is not None and (not isinstance(family.group, str) or not _GROUP.match(family.group)):
+        raise ValueError(f"family {family.name!r}: group must be a config group path such as "
+                         f"'layers/token_mixer', but got {family.group!r}")
+    for field in ("late", "cfg_args", "builder_keys", "block_decides"):
+        value = getattr(family, field)
+        if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
+            raise TypeError(f"family {family.name!r}: {field} must be a tuple of str, but got "
+                            f"{value!r}")
+    if family.target is not None and (not isinstance(family.target, str) or "." not in family.target):
+        raise ValueError(f"family {family.name!r}: target must be a dotted path such as "
+                         f"'mypkg.make_attention', but got {family.target!r}")
+    if family.prepare is not None and ":" not in str(family.prepare):
+        raise ValueError(f"family {family.name!r}: prepare must be 'module:function', but got "
+                         f"{family.prepare!r}")
+    if family.shares is not None and family.shares not in FAMILIES:
+        raise ValueError(f"family {family.name!r} shares the registry of {family.shares!r}, "
+                         f"which is not declared; declared: {', '.join(FAMILIES)}")
+
+
+def declare_family(family: Family) -> Family:
+    """Put ``family`` into :data:`FAMILIES`; declaring the same row again does nothing.
+
+    Raises:
+        ValueError: for a malformed row, a name already declared differently, or a config
+            group another family already uses (naming that family).
+    """
+    if not isinstance(family, Family):
+        raise TypeError(f"declare_family takes a Family, but got {type(family).__name__}")
+    _check(family)
+    known = FAMILIES.get(family.name)
+    if known is not None:
+        if known == family:
+            return known
+        raise ValueError(f"family {family.name!r} is already declared differently ({known}); "
+                         "choose another name")
+    other = family_for_group(family.group) if family.group is not None else None
+    if other is not None:
+        raise ValueError(f"config group {family.group!r} already belongs to family "
+                         f"{other.name!r}; choose another group for {family.name!r}")
+    FAMILIES[family.name] = family
+    return family
 
 
 def family_for_group(group: str | None) -> Family | None:

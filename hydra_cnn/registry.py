@@ -52,8 +52,9 @@ from hydra_cnn.common import (
     closest_match,
     did_you_mean,
     is_missing,
+    to_plain,
 )
-from hydra_cnn.families import FAMILIES, Family
+from hydra_cnn.families import FAMILIES, Family, declare_family
 from hydra_cnn.mmcv_ops import mmcv_ops_message
 
 __all__ = [
@@ -71,16 +72,22 @@ __all__ = [
     "TRANSFORMER_LAYER",
     "TRANSFORMER_LAYER_SEQUENCE",
     "UPSAMPLE_LAYERS",
+    "FACTORIES",
     "ConfigKeyError",
     "Registry",
     "Resolved",
     "add_listener",
+    "build_family_member",
     "build_from_cfg",
     "build_model_from_cfg",
     "cfg_to_dict",
     "check_kwargs",
     "closest_match",
+    "family_defaults",
+    "family_registry",
+    "group_registry",
     "layer_factory",
+    "register_family",
     "set_schema_loader",
     "set_schema_provider",
 ]
@@ -119,6 +126,8 @@ def set_schema_provider(provider: Callable[[str, str], dict[str, Any] | None]) -
 
 
 _SCHEMA_LOADER: list[Callable[[], object]] = []
+# family name -> its registry (register_family and Registry(..., family=...) fill it)
+_FAMILY_REGISTRIES: dict[str, Registry] = {}
 
 
 def set_schema_loader(loader: Callable[[], object]) -> None:
@@ -135,7 +144,9 @@ class Registry:
         build_func: what :meth:`build` calls, as ``build_func(cfg, registry, default_args)``
             (mmcv's argument); default :func:`build_from_cfg`.
         family: the :class:`~hydra_cnn.families.Family` this registry holds (its loader,
-            config group, late arguments, prepare hook). None for a registry of your own.
+            config group, late arguments, prepare hook). None for a registry of your own. A
+            family not yet in the table is declared (as :func:`register_family` does), and one
+            whose group another family uses is refused with a ``ValueError``.
 
     Printing a registry lists its members. Any class or plain function can be registered.
 
@@ -160,10 +171,18 @@ class Registry:
             raise TypeError(f"Registry name must be a str, but got {name!r}")
         if build_func is not None and not callable(build_func):
             raise TypeError(f"build_func must be callable, but got {build_func!r}")
+        if family is not None:
+            if not isinstance(family, Family):
+                raise TypeError(f"family must be a hydra_cnn.families.Family, but got {family!r}")
+            if family.target is None and family.group is not None and family.shares is None:
+                family = dataclasses.replace(family, target=f"hydra_cnn.registry.FACTORIES.{family.name}")
+            family = declare_family(family)
         self._name = name
         self._build_func = build_func
         self._module_dict: dict[str, Any] = {}
         self.family = family
+        if family is not None:
+            _FAMILY_REGISTRIES.setdefault(family.name, self)
         self._loaded = family is None or family.loader is None
         self._loading = False
         self._builtin_names: set[str] = set()
@@ -452,15 +471,6 @@ def _is_omegaconf(obj: Any) -> bool:
     return type(obj).__module__.startswith("omegaconf")
 
 
-def _plain(value: Any) -> Any:
-    """Turn OmegaConf containers into plain Python values (leave everything else)."""
-    if _is_omegaconf(value):
-        from omegaconf import OmegaConf
-
-        return OmegaConf.to_container(value, resolve=True, throw_on_missing=False)
-    return value
-
-
 def _to_args_and_dict(cfg: Any, what: str) -> tuple[tuple[Any, ...], dict[str, Any], str | None]:
     args: tuple[Any, ...] = ()
     path: str | None = None
@@ -475,13 +485,13 @@ def _to_args_and_dict(cfg: Any, what: str) -> tuple[tuple[Any, ...], dict[str, A
         args = tuple(cfg.args)
     elif isinstance(cfg, Mapping):
         if _is_omegaconf(cfg):
-            data = dict(_plain(cfg))
+            data = dict(to_plain(cfg))
             path = cfg._get_full_key(None) or None  # type: ignore[attr-defined]
         else:
             data = dict(cfg)
     elif dataclasses.is_dataclass(cfg):
         inst = cfg() if isinstance(cfg, type) else cfg
-        data = {f.name: _plain(getattr(inst, f.name)) for f in dataclasses.fields(inst)}
+        data = {f.name: to_plain(getattr(inst, f.name)) for f in dataclasses.fields(inst)}
     else:
         raise TypeError(
             f"{what} must be a dict with a 'type' key, a DictConfig, a structured config "
@@ -977,23 +987,226 @@ def layer_factory(registry: Registry) -> Callable[[Callable[..., Any]], Callable
     return mark
 
 
-def _family_registry(key: str, build_func: Callable[..., Any] | None = None) -> Registry:
-    family = FAMILIES[key]
-    return Registry(family.label, build_func, family=family)
+# -- the family table -------------------------------------------------------------------------
+def register_family(
+    name: str,
+    *,
+    label: str,
+    group: str | None,
+    late: tuple[str, ...] | list[str] = (),
+    cfg_args: tuple[str, ...] | list[str] = (),
+    partial: bool = True,
+    target: str | None = None,
+    loader: str | None = None,
+    builder_keys: tuple[str, ...] | list[str] = (),
+    defaults: Mapping[str, Any] | None = None,
+    prepare: str | None = None,
+    block_decides_inplace: bool = False,
+    block_decides: tuple[str, ...] | list[str] = (),
+    build_func: Callable[..., Any] | None = None,
+    shares: Registry | None = None,
+) -> Registry:
+    """Declare a family of buildable types and return its :class:`Registry`.
+
+    The family then gets what hydra_cnn's own families get: build errors with close matches,
+    a generated typed option in ``group`` for every class registered in it (stored once an app
+    calls ``register_configs(groups=[group])`` or aliases it), ``validate`` of its
+    ``cfg_args`` (``mixer_cfg=dict(type=...)``), the ``python -m hydra_cnn list`` listing and,
+    for built-in families, YAML generation and the wheel's package data.
+
+    Args:
+        name: the family's key, a lower-case identifier (``'token_mixer'``).
+        label: the name messages use (``'token mixer'``); also the registry's name.
+        group: the config group of its options (``'layers/token_mixer'``), or None for none.
+        late: arguments the caller passes at build time (sizes): configs omit them.
+        cfg_args: mmcv-style arguments whose value is a config of this family (``mixer_cfg``).
+        partial: options instantiate to a factory (layers, True) or to the object (False).
+        target: the options' ``_target_``; default ``hydra_cnn.registry.FACTORIES.<name>``,
+            a factory that builds ``type`` from this registry (no function to write).
+        loader: a module that registers the built-in members, imported on the first query.
+        builder_keys: config keys the builder consumes itself (not constructor arguments).
+        defaults: values used when a config leaves them out (:func:`build_family_member`),
+            also the defaults of the generated options.
+        prepare: ``'module:function'`` hook run on ``(type, cls, args, kwargs)`` before the call.
+        block_decides_inplace: ``inplace=None`` means the class default (activations).
+        block_decides: config keys whose ``None`` means "the block decides": the builder drops
+            them so the block's argument applies (a conv's ``kernel_size``/``stride``...).
+        build_func: what :meth:`Registry.build` calls (mmcv's argument).
+        shares: an existing family registry that holds this family's types (blocks); it is
+            returned instead of a new registry.
+
+    Declaring the same family again returns the same registry.
+
+    Raises:
+        ValueError: for a malformed declaration, a name declared differently or a group that
+            another family uses.
+
+    Example:
+        >>> TOKEN_MIXERS = register_family('token_mixer', label='token mixer',  # doctest: +SKIP
+        ...                                group='layers/token_mixer', late=('embed_dims',))
+    """
+    family = Family(
+        name, label=label, group=group, target=target or (
+            f"hydra_cnn.registry.FACTORIES.{name}" if group is not None and shares is None else None),
+        loader=loader, partial=partial, late=tuple(late), cfg_args=tuple(cfg_args),
+        builder_keys=tuple(builder_keys), defaults=tuple(sorted((defaults or {}).items())),
+        prepare=prepare, block_decides_inplace=block_decides_inplace,
+        block_decides=tuple(block_decides),
+        shares=shares.family.name if shares is not None and shares.family is not None else None,
+    )
+    if shares is not None and shares.family is None:
+        raise ValueError(f"family {name!r}: shares must be a family registry, but got {shares!r}")
+    declare_family(family)
+    known = _FAMILY_REGISTRIES.get(name)
+    if known is not None:
+        return known
+    reg = shares if shares is not None else Registry(label, build_func, family=family)
+    _FAMILY_REGISTRIES[name] = reg
+    return reg
 
 
-CONV_LAYERS = _family_registry("conv")
-NORM_LAYERS = _family_registry("norm")
-ACTIVATION_LAYERS = _family_registry("act")
-UPSAMPLE_LAYERS = _family_registry("upsample")
-PADDING_LAYERS = _family_registry("padding")
-PLUGIN_LAYERS = _family_registry("plugin")
-DROPOUT_LAYERS = _family_registry("dropout")
-INITIALIZERS = _family_registry("init")
-MODELS = _family_registry("model", build_model_from_cfg)
-# transformer families (mmcv 1.7's cnn/bricks/registry.py), members in hydra_cnn.bricks.transformer
-ATTENTION = _family_registry("attention")
-FEEDFORWARD_NETWORK = _family_registry("ffn")
-POSITIONAL_ENCODING = _family_registry("positional_encoding")
-TRANSFORMER_LAYER = _family_registry("transformer_layer")
-TRANSFORMER_LAYER_SEQUENCE = _family_registry("transformer_layer_sequence")
+def family_registry(family: str | Family) -> Registry:
+    """The registry of a declared family (by name or row); blocks give ``PLUGIN_LAYERS``.
+
+    Raises:
+        KeyError: for an undeclared family, listing the declared ones and the closest.
+    """
+    name = family.name if isinstance(family, Family) else family
+    reg = _FAMILY_REGISTRIES.get(name)
+    if reg is None:
+        raise ConfigKeyError(
+            f"no family {name!r} is declared (declare it with hydra_cnn.register_family, or "
+            f"import the package that does); declared: {', '.join(_FAMILY_REGISTRIES)}."
+            + did_you_mean(str(name), _FAMILY_REGISTRIES)
+        )
+    return reg
+
+
+def group_registry(group: str | None) -> Registry | None:
+    """The registry whose types the options of config group ``group`` select, if any."""
+    for name, family in FAMILIES.items():
+        if family.group == group and name in _FAMILY_REGISTRIES:
+            return _FAMILY_REGISTRIES[name]
+    return None
+
+
+def build_family_member(registry: Registry, *args: Any, type: Any = None, **kwargs: Any) -> Any:
+    """Build ``type`` from ``registry`` with the late ``args`` and config ``kwargs``.
+
+    The family's ``defaults`` fill what ``kwargs`` leave out. This is what a family's default
+    ``_target_`` (``hydra_cnn.registry.FACTORIES.<name>``) calls.
+    """
+    if type is None:
+        raise ConfigKeyError(
+            f'{registry.name} config must contain the key "type" (one of '
+            f'{", ".join(registry.names())})'
+        )
+    res = registry.resolve({"type": type, **kwargs})
+    defaults = family_defaults(registry, registry.lookup(res.type))
+    return registry.build_layer(None, *args, default_args=defaults, resolved=res)
+
+
+def family_defaults(registry: Registry, cls: Any) -> dict[str, Any] | None:
+    """The family's ``defaults`` that ``cls`` accepts (norms: ``eps=1e-5``), or None."""
+    family = registry.family
+    if family is None or not family.defaults:
+        return None
+    sig = _signature_of(cls)
+    if sig is None:
+        return None
+    params = sig.parameters
+    var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    return {k: v for k, v in family.defaults if var_kw or k in params} or None
+
+
+class _Factories:
+    """``FACTORIES.<family>``: the default ``_target_`` of a family's options.
+
+    Hydra locates ``hydra_cnn.registry.FACTORIES.token_mixer`` by attribute, so a family declared
+    by :func:`register_family` has a target without writing a ``make_*`` function.
+    """
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            reg = family_registry(name)
+        except KeyError as exc:
+            raise AttributeError(str(exc)) from None
+        factory = _FACTORY_CACHE.get(name)
+        if factory is None:
+            factory = functools.update_wrapper(
+                lambda *args, **kwargs: build_family_member(reg, *args, **kwargs),
+                build_family_member)
+            factory.__name__ = factory.__qualname__ = f"make_{name}"
+            factory._hydra_cnn_registry_ = reg  # type: ignore[attr-defined]
+            _FACTORY_CACHE[name] = factory
+        return factory
+
+    def __dir__(self) -> list[str]:
+        return sorted(_FAMILY_REGISTRIES)
+
+
+_FACTORY_CACHE: dict[str, Callable[..., Any]] = {}
+FACTORIES = _Factories()
+
+_CONV_LATE = ("in_channels", "out_channels", "kernel_size", "stride", "padding")
+# conv geometry a config may leave to the block: None drops the key, so the block's value applies
+_CONV_GEOMETRY = ("kernel_size", "stride", "padding", "dilation")
+
+CONV_LAYERS = register_family(
+    "conv", label="conv layer", group="layers/conv", target="hydra_cnn.make_conv",
+    loader="hydra_cnn.bricks.conv", late=_CONV_LATE,
+    cfg_args=("conv_cfg", "dw_conv_cfg", "pw_conv_cfg"), block_decides=_CONV_GEOMETRY)
+NORM_LAYERS = register_family(
+    "norm", label="norm layer", group="layers/norm", target="hydra_cnn.make_norm",
+    loader="hydra_cnn.bricks.norm", late=("num_features", "num_channels", "normalized_shape"),
+    cfg_args=("norm_cfg", "dw_norm_cfg", "pw_norm_cfg"), builder_keys=("requires_grad",),
+    defaults={"eps": 1e-5}, prepare="hydra_cnn.bricks.norm:prepare_norm")
+ACTIVATION_LAYERS = register_family(
+    "act", label="activation layer", group="layers/act", target="hydra_cnn.make_act",
+    loader="hydra_cnn.bricks.activation", cfg_args=("act_cfg", "dw_act_cfg", "pw_act_cfg"),
+    block_decides_inplace=True)
+UPSAMPLE_LAYERS = register_family(
+    "upsample", label="upsample layer", group="layers/upsample", target="hydra_cnn.make_upsample",
+    loader="hydra_cnn.bricks.upsample", late=_CONV_LATE, cfg_args=("upsample_cfg",),
+    prepare="hydra_cnn.bricks.upsample:prepare_upsample", block_decides=_CONV_GEOMETRY)
+PADDING_LAYERS = register_family(
+    "padding", label="padding layer", group="layers/padding", target="hydra_cnn.make_padding",
+    loader="hydra_cnn.bricks.padding", late=("padding",), cfg_args=("pad_cfg", "padding_cfg"))
+PLUGIN_LAYERS = register_family(
+    "plugin", label="plugin layer", group="layers/plugin", target="hydra_cnn.make_plugin",
+    loader="hydra_cnn.bricks.plugin", late=("in_channels",), cfg_args=("plugin_cfg",))
+DROPOUT_LAYERS = register_family(
+    "dropout", label="dropout layer", group="layers/dropout", target="hydra_cnn.make_dropout",
+    loader="hydra_cnn.bricks.dropout", cfg_args=("dropout_cfg",))
+# transformer families (mmcv 1.7's cnn/bricks/registry.py; labels are mmcv's registry names),
+# members in hydra_cnn.bricks.transformer
+_XFMR = "hydra_cnn.bricks.transformer"
+ATTENTION = register_family(
+    "attention", label="attention", group="layers/attention", target=f"{_XFMR}.make_attention",
+    loader=_XFMR, late=("embed_dims", "num_heads", "batch_first"),
+    cfg_args=("attn_cfgs", "attn_cfg"))
+FEEDFORWARD_NETWORK = register_family(
+    "ffn", label="feed-forward Network", group="layers/ffn", target=f"{_XFMR}.make_ffn",
+    loader=_XFMR, late=("embed_dims", "feedforward_channels"), cfg_args=("ffn_cfgs", "ffn_cfg"))
+POSITIONAL_ENCODING = register_family(
+    "positional_encoding", label="position encoding", group="layers/positional_encoding",
+    target=f"{_XFMR}.make_positional_encoding", loader=_XFMR,
+    cfg_args=("positional_encoding",))
+TRANSFORMER_LAYER = register_family(
+    "transformer_layer", label="transformerLayer", group="layers/transformer_layer",
+    target=f"{_XFMR}.make_transformer_layer", loader=_XFMR, cfg_args=("transformerlayers",))
+TRANSFORMER_LAYER_SEQUENCE = register_family(
+    "transformer_layer_sequence", label="transformer-layers sequence",
+    group="layers/transformer_layer_sequence", target=f"{_XFMR}.make_transformer_layer_sequence",
+    loader=_XFMR)
+# blocks: options whose _target_ is the block class itself (ConvModule, ...), a plugin member
+register_family("block", label="block", group="layers/block", shares=PLUGIN_LAYERS,
+                late=("in_channels", "out_channels", "kernel_size"))
+INITIALIZERS = register_family(
+    "init", label="initializer", group="init", target="hydra_cnn.make_init",
+    loader="hydra_cnn.init.initializers", partial=False, cfg_args=("init_cfg",))
+MODELS = register_family(
+    "model", label="model", group="model", target="hydra_cnn.make_model",
+    loader="hydra_cnn.models", partial=False, build_func=build_model_from_cfg)

@@ -20,20 +20,53 @@ from typing import Any
 
 import hydra_cnn.configs  # noqa: F401  (value types for the checks)
 import hydra_cnn.registry as reg_mod
-from hydra_cnn.common import brief, closest_match, is_missing
+from hydra_cnn.common import brief, closest_match, is_missing, to_plain
 from hydra_cnn.families import FAMILIES
 from hydra_cnn.registry import Registry, check_kwargs, check_values
 
 __all__ = ["ConfigValidationError", "ValidationResult", "validate"]
 
-# mmcv-style dict arguments (norm_cfg, act_cfg, ...) -> the registry their ``type`` is looked
-# up in, from the family table
-_CFG_ARGS = {arg: f.registry for f in FAMILIES.values() if f.registry for arg in f.cfg_args}
-# targets that build conv feature maps: an nn.LayerNorm norm there is refused (use LN2d)
-_CONV_TARGETS = frozenset({
-    "hydra_cnn.make_model", "hydra_cnn.ResNet", "hydra_cnn.ResNetV1c", "hydra_cnn.ResNetV1d",
-    "hydra_cnn.VGG", "hydra_cnn.ConvModule", "hydra_cnn.DepthwiseSeparableConvModule",
-})
+
+
+def _cfg_arg_registry(key: Any) -> Registry | None:
+    """The registry an mmcv-style dict argument (``norm_cfg``, ``attn_cfg``...) is looked up in:
+    the family whose ``cfg_args`` name it, from the family table (families declared later
+    included)."""
+    if not isinstance(key, str):
+        return None
+    for family in FAMILIES.values():
+        if key in family.cfg_args:
+            try:
+                return reg_mod.family_registry(family)
+            except KeyError:  # declared with declare_family alone: no registry to check in
+                return None
+    return None
+
+
+def _is_family_key(key: Any) -> bool:
+    """Whether ``key``'s value is read by the family checks (a ``cfg_args`` key, ``plugins``):
+    its nested ``type=`` nodes are family configs, not mmcv model nodes."""
+    return key == "plugins" or _cfg_arg_registry(key) is not None
+
+
+# the families whose members build conv feature maps (an nn.LayerNorm norm there is refused)
+_CONV_MAP_FAMILIES = ("model", "plugin")
+
+
+def _builds_conv_maps(target: Any) -> bool:
+    """Whether ``target`` (a located ``_target_``) is a model or a conv block: a member of the
+    ``MODELS`` or ``PLUGIN_LAYERS`` registry (ConvModule and the block options' classes are
+    plugin members), or those registries' factories. A class that normalises tokens (a
+    transformer: ``normalises_tokens``) is not."""
+    if getattr(target, "normalises_tokens", False):
+        return False
+    for name in _CONV_MAP_FAMILIES:
+        reg = reg_mod.family_registry(name)
+        if getattr(target, "_hydra_cnn_registry_", None) is reg:
+            return True
+        if any(member is target for member in reg.module_dict.values()):
+            return True
+    return False
 
 
 class ConfigValidationError(TypeError, ValueError, KeyError):
@@ -147,14 +180,15 @@ def _interpolation_problems(cfg: Any) -> list[str]:
 
 
 def _to_plain(cfg: Any) -> Any:
+    """:func:`hydra_cnn.common.to_plain`, with each interpolation that cannot be resolved named."""
     if type(cfg).__module__.startswith("omegaconf") or dataclasses.is_dataclass(cfg):
         from omegaconf import OmegaConf
         from omegaconf.errors import OmegaConfBaseException
 
-        node = OmegaConf.structured(cfg) if dataclasses.is_dataclass(cfg) else cfg
         try:
-            return OmegaConf.to_container(node, resolve=True, throw_on_missing=False)
+            return to_plain(cfg, structured=True)
         except OmegaConfBaseException as exc:
+            node = OmegaConf.structured(cfg) if dataclasses.is_dataclass(cfg) else cfg
             problems = _interpolation_problems(node)
             if not problems:
                 problems = [f"<root>: the config cannot be read: {type(exc).__name__}: {exc}"]
@@ -274,19 +308,19 @@ def _check_family_args(node: Mapping[str, Any], where: str, walk: _Walk) -> None
         if key == "plugins":
             _check_plugins(value, at, walk)
             continue
-        reg_name = _CFG_ARGS.get(key) if isinstance(key, str) else None
-        if reg_name is None:
+        reg = _cfg_arg_registry(key)
+        if reg is None:
             continue
-        if reg_name == "INITIALIZERS":
+        if reg is reg_mod.INITIALIZERS:
             _check_init(value, at, walk)
             continue
         if not isinstance(value, Mapping) or "_target_" in value:
             continue
-        if "type" not in value and reg_name == "UPSAMPLE_LAYERS":
+        if "type" not in value and reg is reg_mod.UPSAMPLE_LAYERS:
             walk.skip()  # mmdet's FPN: F.interpolate arguments, not a layer config
             continue
         walk.checked += 1
-        _check_registry_node(getattr(reg_mod, reg_name), value, at, walk.problems)
+        _check_registry_node(reg, value, at, walk.problems)
 
 
 # -- _target_ nodes and mmcv-style type= nodes -------------------------------------------------
@@ -313,7 +347,7 @@ def _check_target(node: Mapping[str, Any], where: str, walk: _Walk) -> None:
     registry = getattr(target, "_hydra_cnn_registry_", None)
     if isinstance(registry, Registry):
         _check_registry_node(registry, node, where, problems)
-        if registry is reg_mod.MODELS and not _normalises_tokens(node):
+        if _builds_conv_maps(target) and not _normalises_tokens(node):
             _check_no_layernorm(node, where, problems)
         return
     try:
@@ -338,7 +372,7 @@ def _check_target(node: Mapping[str, Any], where: str, walk: _Walk) -> None:
         binder(*args, **{k: v for k, v in present.items() if var_kw or k in params})
     except TypeError as exc:
         problems.append(f"{where}: {path}: {exc}")
-    if path in _CONV_TARGETS or path.split(".")[-1] in {t.split(".")[-1] for t in _CONV_TARGETS}:
+    if _builds_conv_maps(target):
         _check_no_layernorm(present, where, problems)
 
 
@@ -359,7 +393,7 @@ def _check_mmcv_node(node: Mapping[str, Any], where: str, walk: _Walk) -> None:
         walk.skip(type_name)
         return
     walk.checked += 1
-    family_keys = frozenset(k for k in node if k in _CFG_ARGS or k == "plugins")
+    family_keys = frozenset(k for k in node if _is_family_key(k))
     if _check_registry_node(reg_mod.MODELS, node, where, walk.problems) is None:
         return
     if not _normalises_tokens(node):
@@ -397,10 +431,6 @@ def _check_no_layernorm(node: Mapping[str, Any], where: str, problems: list[str]
 
 MAX_DEPTH = 100  # levels of nesting a config may have; deeper is refused, not recursed into
 
-# keys whose values the family checks above read (their nested type= nodes are not mmcv
-# model nodes)
-_FAMILY_KEYS = frozenset(_CFG_ARGS) | {"plugins"}
-
 
 def _walk(node: Any, where: str, walk: _Walk, depth: int = 0, in_family: bool = False) -> None:
     if depth > MAX_DEPTH:
@@ -417,7 +447,7 @@ def _walk(node: Any, where: str, walk: _Walk, depth: int = 0, in_family: bool = 
             _check_mmcv_node(node, where or "<root>", walk)
         _check_family_args(node, where, walk)
         for key, value in node.items():
-            child_in_family = in_family or key in _FAMILY_KEYS or (is_init and key in _INIT_EXTRAS)
+            child_in_family = in_family or _is_family_key(key) or (is_init and key in _INIT_EXTRAS)
             _walk(value, f"{where}.{key}" if where else str(key), walk, depth + 1,
                   child_in_family)
     elif isinstance(node, list | tuple):

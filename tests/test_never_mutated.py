@@ -13,8 +13,7 @@ from torch import nn
 
 import hydra_cnn
 from hydra_cnn.configs import GNConf, LeakyReLUConf
-from tests.bricks.cases import CASES, case_id
-from tests.bricks.test_builders import BUILDERS
+from tests.bricks.cases import CASES, build, case_id
 
 
 class _Net(nn.Module):
@@ -99,7 +98,7 @@ def test_every_layer_builder_leaves_every_form_unchanged(case: Any) -> None:
     node = OmegaConf.create(dict_cfg)
     for cfg in (dict_cfg, node):
         before = copy.deepcopy(OmegaConf.to_container(cfg) if OmegaConf.is_config(cfg) else cfg)
-        BUILDERS[case.group](cfg, *case.args, **case.kwargs)
+        build(case, cfg)
         after = OmegaConf.to_container(cfg) if OmegaConf.is_config(cfg) else cfg
         assert after == before
 

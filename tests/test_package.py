@@ -56,6 +56,8 @@ def test_spec_names_are_exported() -> None:
         "NORM_LAYERS", "ACTIVATION_LAYERS", "UPSAMPLE_LAYERS", "PADDING_LAYERS", "PLUGIN_LAYERS",
         "INITIALIZERS", "MODELS", "infer_abbr", "is_norm", "Scale", "ConvWS2d", "ConvAWS2d",
         "conv_ws_2d", "Conv2dAdaptivePadding", "PixelShufflePack", "HSigmoid", "HSwish", "Swish",
-        "Clamp", "LayerNorm2d", "validate", "register_configs", "GNConf", "LeakyReLUConf",
+        "Clamp", "LayerNorm2d", "validate", "register_configs", "register_family",
     ):
         assert name in hydra_cnn.__all__, name
+    for name in ("GNConf", "LeakyReLUConf", "ConvModuleConf", "KaimingInitConf", "ResNetConf"):
+        assert name in hydra_cnn.configs.__all__, name  # the structured configs' home

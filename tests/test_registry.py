@@ -99,13 +99,14 @@ def test_build_from_cfg_rejects_bad_arguments() -> None:
 def test_factory_of_the_wrong_family_is_rejected() -> None:
     from hydra.utils import instantiate
 
-    act = instantiate(hydra_cnn.ReLUConf())
+    act = instantiate(hydra_cnn.configs.ReLUConf())
     with pytest.raises(TypeError, match="activation layer registry"):
         hydra_cnn.build_norm_layer(act, 4)
 
 
 def test_infer_abbr_and_is_norm() -> None:
-    from hydra_cnn import infer_abbr, is_norm
+    from hydra_cnn import is_norm
+    from hydra_cnn.bricks.norm import infer_abbr
 
     assert infer_abbr(nn.BatchNorm1d) == "bn"
     assert infer_abbr(nn.SyncBatchNorm) == "bn"

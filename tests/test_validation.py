@@ -8,6 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 
 import hydra_cnn
+from hydra_cnn import configs
 from hydra_cnn.validation import ConfigValidationError
 
 
@@ -16,7 +17,7 @@ def _norm(**kw: Any) -> dict[str, Any]:
 
 
 def test_valid_configs_pass() -> None:
-    assert hydra_cnn.validate(hydra_cnn.GNConf(num_groups=2)) == 1
+    assert hydra_cnn.validate(hydra_cnn.configs.GNConf(num_groups=2)) == 1
     cfg = OmegaConf.create({"model": {"norm": _norm(num_groups=4), "act": {
         "_target_": "hydra_cnn.make_act", "_partial_": True, "type": "LeakyReLU"}}})
     assert hydra_cnn.validate(cfg) == 2
@@ -196,13 +197,13 @@ def test_init_targets_are_checked() -> None:
     with pytest.raises(ConfigValidationError,
                        match=r"init: initializer 'Kaiming' got an unexpected key 'foo'"):
         hydra_cnn.validate({"init": OmegaConf.to_container(OmegaConf.structured(
-            hydra_cnn.KaimingInitConf())) | {"foo": 1}})
+            configs.KaimingInitConf())) | {"foo": 1}})
     with pytest.raises(ConfigValidationError, match=r"override: an override entry needs a non-empty 'name'"):
-        hydra_cnn.validate(hydra_cnn.NormalInitConf(override={"type": "Constant", "val": 0}))
+        hydra_cnn.validate(configs.NormalInitConf(override={"type": "Constant", "val": 0}))
     with pytest.raises(ConfigValidationError,
                        match=r"<root>\.norm\.type: 'Constnt'.*Did you mean 'Constant'"):
-        hydra_cnn.validate(hydra_cnn.XavierInitConf(norm={"type": "Constnt", "val": 1}))
-    assert hydra_cnn.validate(hydra_cnn.KaimingInitConf()) == 2  # the option and its norm entry
+        hydra_cnn.validate(configs.XavierInitConf(norm={"type": "Constnt", "val": 1}))
+    assert hydra_cnn.validate(configs.KaimingInitConf()) == 2  # the option and its norm entry
 
 
 def test_init_cfg_list_of_a_target_model_is_checked() -> None:

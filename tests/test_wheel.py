@@ -60,8 +60,17 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     names = zipfile.ZipFile(wheel).namelist()
     assert "hydra_cnn/py.typed" in names
     assert "hydra_cnn/__init__.pyi" in names
-    assert "hydra_cnn/conf/layers/norm/gn.yaml" in names
+    # every shipped option (rendered from the dataclasses, whatever its group) and every data
+    # file of the checkout's conf/ is in the wheel
+    from hydra_cnn.configs.yaml_files import expected_files
+
+    shipped = {f"hydra_cnn/conf/{rel.as_posix()}" for rel in expected_files()}
+    if (ROOT / "conf").is_dir():
+        shipped |= {f"hydra_cnn/conf/{p.relative_to(ROOT / 'conf').as_posix()}"
+                    for p in (ROOT / "conf").rglob("*") if p.suffix in (".yaml", ".json")}
+    assert "hydra_cnn/conf/layers/norm/gn.yaml" in shipped
     assert "hydra_cnn/conf/zoo/torchvision.json" in names
+    assert not shipped - set(names), f"missing from the wheel: {sorted(shipped - set(names))}"
     # one plugin: the preflight launcher (no search-path plugin: apps' config trees unchanged)
     assert {n.split("/")[1] for n in names if n.startswith("hydra_plugins/")} == {
         "hydra_cnn_preflight"}

@@ -19,7 +19,7 @@ from torch.nn.modules.instancenorm import _InstanceNorm
 from hydra_cnn.bricks.torch_compat import adapt_norm_bias
 from hydra_cnn.common import ConfigKeyError, InvalidArgumentError, InvalidTypeError
 from hydra_cnn.families import FAMILIES
-from hydra_cnn.registry import NORM_LAYERS, layer_factory
+from hydra_cnn.registry import NORM_LAYERS, family_defaults, layer_factory
 
 __all__ = ["LayerNorm2d", "build_norm_layer", "infer_abbr", "is_norm", "make_norm", "prepare_norm"]
 
@@ -197,17 +197,9 @@ def build_norm_layer(cfg: Any, num_features: int, postfix: int | str = "") -> tu
     if res.args:
         raise TypeError("a norm factory must not bind positional arguments; call it as norm(num_features)")
     cls = NORM_LAYERS.lookup(res.type)
-    defaults = {"eps": 1e-5} if _takes_eps(cls) else None
+    defaults = family_defaults(NORM_LAYERS, cls)  # eps=1e-5 (the family table's defaults)
     layer: nn.Module = NORM_LAYERS.build_layer(None, num_features, default_args=defaults, resolved=res)
     return infer_abbr(cls) + str(postfix), layer
-
-
-@functools.lru_cache(maxsize=256)
-def _takes_eps(cls: Any) -> bool:
-    try:
-        return "eps" in inspect.signature(cls).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 @layer_factory(NORM_LAYERS)

@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 import inspect
-import re
 from typing import Any
 
 from torch import nn
 
-from hydra_cnn.common import InvalidTypeError
+from hydra_cnn.common import InvalidTypeError, snake_case
 from hydra_cnn.registry import PLUGIN_LAYERS, layer_factory
 
 __all__ = ["build_plugin_layer", "infer_plugin_abbr", "make_plugin"]
 
 
 def infer_plugin_abbr(class_type: type) -> str:
-    """The plugin's ``_abbr_``, else its class name in snake_case (``FancyBlock`` -> ``fancy_block``)."""
+    """The plugin's ``_abbr_``, else its class name in snake_case (``FancyBlock`` -> ``fancy_block``,
+    ``FancyReLU`` -> ``fancy_relu``: :func:`hydra_cnn.common.snake_case`, the one rule hydra_cnn
+    names things by; mmcv 1.7 splits mixed-case acronyms, ``fancy_re_lu``)."""
     if not inspect.isclass(class_type):
         raise TypeError(f"class_type must be a type, but got {type(class_type).__name__}")
     abbr = getattr(class_type, "_abbr_", None)
     if isinstance(abbr, str):
         return abbr
-    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", class_type.__name__)
-    return re.sub(r"([a-z\d])([A-Z])", r"\1_\2", name).replace("-", "_").lower()
+    return snake_case(class_type.__name__)
 
 
 def build_plugin_layer(cfg: Any, postfix: int | str = "", **kwargs: Any) -> tuple[str, nn.Module]:

@@ -20,19 +20,18 @@ functions that need them, and every environment variable is read at call time.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-_LAZY: dict[str, str] = {}
-for _module, _names in {
+from hydra_cnn.common import lazy_exports
+
+_BY_MODULE: dict[str, tuple[str, ...]] = {
     "hydra_cnn.checkpoint.zoo": (
         "get_home", "get_cache_dir", "get_torchvision_models", "get_external_models",
         "get_mmcls_models", "get_deprecated_model_names", "load_zoo_file", "zoo_url",
     ),
     "hydra_cnn.checkpoint.download": ("DownloadSettings", "download_checkpoint"),
     "hydra_cnn.checkpoint.loader": (
-        "CheckpointLoader", "load_checkpoint", "_load_checkpoint",
-        "_load_checkpoint_with_prefix", "load_from_local", "load_from_http",
+        "CheckpointLoader", "load_checkpoint", "load_from_local", "load_from_http",
         "load_from_torchvision", "load_from_openmmlab", "load_from_mmcls", "save_checkpoint",
     ),
     "hydra_cnn.checkpoint.state_dict": (
@@ -44,62 +43,20 @@ for _module, _names in {
         "CheckpointFormatError", "StateDictError", "ContentError",
     ),
     "hydra_cnn.checkpoint.dist": ("get_dist_info",),
-}.items():
-    for _name in _names:
-        _LAZY[_name] = _module
+}
 
-__all__ = [
-    "CheckpointFormatError",
-    "CheckpointLoader",
-    "ChecksumError",
-    "ContentError",
-    "CorruptCacheError",
-    "DownloadError",
-    "DownloadSettings",
-    "LoadReport",
-    "OfflineError",
-    "StateDictError",
-    "StrictLoadError",
-    "UnsafeCheckpointError",
-    "UnverifiedDownloadWarning",
-    "ZooFileError",
-    "_load_checkpoint",
-    "_load_checkpoint_with_prefix",
-    "check_state_dict",
-    "download_checkpoint",
-    "get_cache_dir",
-    "get_deprecated_model_names",
-    "get_dist_info",
-    "get_external_models",
-    "get_home",
-    "get_mmcls_models",
-    "get_state_dict",
-    "get_torchvision_models",
-    "load_checkpoint",
-    "load_from_http",
-    "load_from_local",
-    "load_from_mmcls",
-    "load_from_openmmlab",
-    "load_from_torchvision",
-    "load_state_dict",
-    "load_zoo_file",
-    "save_checkpoint",
-    "weights_to_cpu",
-    "zoo_url",
-]
+#: public name -> defining module (the same lazy-export rule as the top-level package)
+EXPORTS: dict[str, str] = {name: module for module, names in _BY_MODULE.items() for name in names}
 
+#: mmcv's private loaders: still at their module, deprecated here for one release
+MOVED: dict[str, str] = {
+    "_load_checkpoint": "hydra_cnn.checkpoint.loader",
+    "_load_checkpoint_with_prefix": "hydra_cnn.checkpoint.loader",
+}
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'hydra_cnn.checkpoint' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__all__ = sorted(EXPORTS)
 
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, EXPORTS, MOVED)
 
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -120,8 +77,6 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from hydra_cnn.checkpoint.loader import (
         CheckpointLoader,
-        _load_checkpoint,
-        _load_checkpoint_with_prefix,
         load_checkpoint,
         load_from_http,
         load_from_local,

@@ -71,7 +71,6 @@ from hydra_cnn.configs.plugins import (
 )
 from hydra_cnn.configs.store import register_configs, store_option
 from hydra_cnn.configs.table import (
-    GROUP_REGISTRY,
     builtin_confs,
     field_types,
     option_table,
@@ -85,7 +84,7 @@ from hydra_cnn.configs.transformer import (
 )
 
 __all__ = [  # noqa: F405 (the dataclasses come from layers.py)
-    "GROUP_REGISTRY", "LAYER_CONFS", "MISSING", "builtin_confs", "field_types", "option_table",
+    "LAYER_CONFS", "MISSING", "builtin_confs", "field_types", "option_table",
     "register_configs", "schema_for", "init_conf_from_mmcv",
     "BNConf", "BN1dConf", "BN2dConf", "BN3dConf", "BilinearUpsampleConf", "ClampConf",
     "ClipConf", "Conv1dConf", "Conv2dAdaptivePaddingConf", "Conv2dConf", "Conv3dConf",

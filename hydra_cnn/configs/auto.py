@@ -16,7 +16,7 @@ import types
 import typing
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
-from hydra_cnn.common import MISSING
+from hydra_cnn.common import MISSING, snake_case
 from hydra_cnn.families import Family, family_for_group
 
 if TYPE_CHECKING:
@@ -25,18 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["on_register", "snake_case", "user_conf", "user_confs"]
 
 _USER: dict[tuple[str, str], type] = {}
-
-
-_WORDS = ("PReLU", "RReLU", "ReLU", "GELU", "SiLU", "ELU")
-
-
-def snake_case(name: str) -> str:
-    """``MyUpsample`` -> ``my_upsample``, ``FancyReLU`` -> ``fancy_relu``, ``GN2`` -> ``gn2``."""
-    for word in _WORDS:  # keep acronyms that mix cases in one piece (ReLU, not re_lu)
-        name = name.replace(word, word.capitalize())
-    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
-    s = re.sub(r"([a-z\d])([A-Z])", r"\1_\2", s)
-    return re.sub(r"[^0-9a-zA-Z]+", "_", s).strip("_").lower()
 
 
 _SIMPLE = (int, float, bool, str)
@@ -64,8 +52,10 @@ def _yaml_safe(value: Any) -> bool:
 def make_conf(group: str, type_name: str, cls: Any, option: str) -> type:
     """Build a dataclass config for ``cls`` registered as ``type_name`` in ``group``."""
     family = family_for_group(group)
-    assert family is not None and family.target is not None
-    target, late = family.target, set(family.late)
+    if family is None or family.target is None:
+        raise ValueError(f"no family with a factory target owns config group {group!r}; declare "
+                         "one with hydra_cnn.register_family")
+    target, late, forced = family.target, set(family.late), dict(family.defaults)
     try:
         params = inspect.signature(cls).parameters.values()
     except (TypeError, ValueError):
@@ -76,7 +66,7 @@ def make_conf(group: str, type_name: str, cls: Any, option: str) -> type:
         hints = {}
     fields: list[tuple[str, Any, Any]] = [
         ("_target_", str, dataclasses.field(default=target)),
-        ("_partial_", bool, dataclasses.field(default=True)),
+        ("_partial_", bool, dataclasses.field(default=family.partial)),
         ("type", str, dataclasses.field(default=type_name)),
     ]
     for p in params:
@@ -93,7 +83,9 @@ def make_conf(group: str, type_name: str, cls: Any, option: str) -> type:
             fields.append((p.name, Optional[bool], dataclasses.field(default=None)))  # noqa: UP045
             continue
         tp = _field_type(hints.get(p.name, Any))
-        if p.default is p.empty:
+        if p.name in forced:  # the family's builder default wins over the class's (norm eps)
+            fields.append((p.name, tp, dataclasses.field(default=forced[p.name])))
+        elif p.default is p.empty:
             fields.append((p.name, tp, dataclasses.field(default=MISSING)))
         elif _yaml_safe(p.default):
             default = list(p.default) if isinstance(p.default, tuple) else p.default

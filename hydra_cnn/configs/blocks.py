@@ -18,6 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from hydra_cnn.common import MISSING
+from hydra_cnn.configs.base import confs_of, group_of, partial_of
+
 __all__ = ["CONFS", "ConvModuleConf", "DepthwiseSeparableConvModuleConf"]
 
 
@@ -33,14 +36,23 @@ def _relu() -> dict[str, Any]:
 
 
 @dataclass
-class ConvModuleConf:
+class _BlockFamily:
+    """The block family's config group and ``_partial_``, from the family table (a block
+    option's ``_target_`` is its class)."""
+
+    _group_: ClassVar[str] = group_of("block")
+    _option_: ClassVar[str] = ""
+    _target_: str = MISSING
+    _partial_: bool = partial_of("block")
+
+
+@dataclass
+class ConvModuleConf(_BlockFamily):
     """``ConvModule``: conv, norm and activation as one block (call as ``block(in, out, k)``)."""
 
-    _group_: ClassVar[str] = "layers/block"
     _option_: ClassVar[str] = "conv_module"
     type: ClassVar[str] = "ConvModule"  # its PLUGIN_LAYERS name; not a field
     _target_: str = "hydra_cnn.ConvModule"
-    _partial_: bool = True
     stride: Any = 1
     padding: Any = 0
     dilation: Any = 1
@@ -57,14 +69,12 @@ class ConvModuleConf:
 
 
 @dataclass
-class DepthwiseSeparableConvModuleConf:
+class DepthwiseSeparableConvModuleConf(_BlockFamily):
     """``DepthwiseSeparableConvModule``: depthwise then pointwise ``ConvModule``."""
 
-    _group_: ClassVar[str] = "layers/block"
     _option_: ClassVar[str] = "dw_separable"
     type: ClassVar[str] = "DepthwiseSeparableConvModule"  # its PLUGIN_LAYERS name; not a field
     _target_: str = "hydra_cnn.DepthwiseSeparableConvModule"
-    _partial_: bool = True
     stride: Any = 1
     padding: Any = 0
     dilation: Any = 1
@@ -84,4 +94,5 @@ class DepthwiseSeparableConvModuleConf:
     efficient_conv_bn_eval: bool = False
 
 
-CONFS: tuple[type, ...] = (ConvModuleConf, DepthwiseSeparableConvModuleConf)
+CONFS: tuple[type, ...] = confs_of(__name__)
+"""The option dataclasses of this module, in definition order."""

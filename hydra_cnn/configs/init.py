@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional
 
 from hydra_cnn.common import MISSING, ConfigKeyError, brief, did_you_mean
+from hydra_cnn.configs.base import confs_of, group_of, partial_of, target_of
 
 # ruff: noqa: UP045  (Optional[...] reads better in config schemas and OmegaConf supports it)
 
@@ -62,9 +63,6 @@ DEFAULT_NORM_LAYERS: tuple[str, ...] = (
 )
 """The norm classes the shipped options' ``norm`` companion sets to weight 1, bias 0."""
 
-_TARGET = "hydra_cnn.make_init"
-
-
 def _conv_linear() -> list[str]:
     return list(DEFAULT_INIT_LAYERS)
 
@@ -74,13 +72,21 @@ def _norm_ones() -> dict[str, Any]:
 
 
 @dataclass
-class ConstantInitConf:
+class _InitFamily:
+    """The init family's config group, ``_target_`` and ``_partial_``, from the family table."""
+
+    _group_: ClassVar[str] = group_of("init")
+    _option_: ClassVar[str] = ""
+    _target_: str = target_of("init")
+    _partial_: bool = partial_of("init")
+    type: str = MISSING
+
+
+@dataclass
+class ConstantInitConf(_InitFamily):
     """Constant init: weights = val, biases = bias (norms 1/0)."""
 
-    _group_: ClassVar[str] = "init"
     _option_: ClassVar[str] = "constant"
-    _target_: str = _TARGET
-    _partial_: bool = False
     type: str = "Constant"
     val: float = MISSING
     bias: float = 0.0
@@ -92,13 +98,10 @@ class ConstantInitConf:
 
 
 @dataclass
-class XavierInitConf:
+class XavierInitConf(_InitFamily):
     """Xavier (Glorot) init of conv and linear weights (norms 1/0)."""
 
-    _group_: ClassVar[str] = "init"
     _option_: ClassVar[str] = "xavier"
-    _target_: str = _TARGET
-    _partial_: bool = False
     type: str = "Xavier"
     gain: float = 1.0
     distribution: str = "normal"
@@ -111,13 +114,10 @@ class XavierInitConf:
 
 
 @dataclass
-class NormalInitConf:
+class NormalInitConf(_InitFamily):
     """Normal init N(mean, std^2) of conv and linear weights (norms 1/0)."""
 
-    _group_: ClassVar[str] = "init"
     _option_: ClassVar[str] = "normal"
-    _target_: str = _TARGET
-    _partial_: bool = False
     type: str = "Normal"
     mean: float = 0.0
     std: float = 1.0
@@ -130,13 +130,10 @@ class NormalInitConf:
 
 
 @dataclass
-class TruncNormalInitConf:
+class TruncNormalInitConf(_InitFamily):
     """Truncated normal init of conv and linear weights (norms 1/0)."""
 
-    _group_: ClassVar[str] = "init"
     _option_: ClassVar[str] = "trunc_normal"
-    _target_: str = _TARGET
-    _partial_: bool = False
     type: str = "TruncNormal"
     mean: float = 0.0
     std: float = 1.0
@@ -151,13 +148,10 @@ class TruncNormalInitConf:
 
 
 @dataclass
-class UniformInitConf:
+class UniformInitConf(_InitFamily):
     """Uniform init U(a, b) of conv and linear weights (norms 1/0)."""
 
-    _group_: ClassVar[str] = "init"
     _option_: ClassVar[str] = "uniform"
-    _target_: str = _TARGET
-    _partial_: bool = False
     type: str = "Uniform"
     a: float = 0.0
     b: float = 1.0
@@ -170,13 +164,10 @@ class UniformInitConf:
 
 
 @dataclass
-class KaimingInitConf:
+class KaimingInitConf(_InitFamily):
     """Kaiming (He) init of conv and linear weights, fan_out/relu as mmcv (norms 1/0)."""
 
-    _group_: ClassVar[str] = "init"
     _option_: ClassVar[str] = "kaiming"
-    _target_: str = _TARGET
-    _partial_: bool = False
     type: str = "Kaiming"
     a: float = 0.0
     mode: str = "fan_out"
@@ -191,13 +182,10 @@ class KaimingInitConf:
 
 
 @dataclass
-class Caffe2XavierInitConf:
+class Caffe2XavierInitConf(_InitFamily):
     """Caffe2 "xavier" (kaiming uniform, a=1, fan_in) of conv and linear weights (norms 1/0)."""
 
-    _group_: ClassVar[str] = "init"
     _option_: ClassVar[str] = "caffe2_xavier"
-    _target_: str = _TARGET
-    _partial_: bool = False
     type: str = "Caffe2Xavier"
     bias: float = 0.0
     bias_prob: Optional[float] = None
@@ -208,13 +196,10 @@ class Caffe2XavierInitConf:
 
 
 @dataclass
-class PretrainedInitConf:
+class PretrainedInitConf(_InitFamily):
     """Load weights from a checkpoint (path, URL or zoo name such as torchvision://resnet50)."""
 
-    _group_: ClassVar[str] = "init"
     _option_: ClassVar[str] = "pretrained"
-    _target_: str = _TARGET
-    _partial_: bool = False
     type: str = "Pretrained"
     checkpoint: str = MISSING
     prefix: Optional[str] = None
@@ -226,17 +211,8 @@ class PretrainedInitConf:
     override: Any = None
 
 
-CONFS: tuple[type, ...] = (
-    ConstantInitConf,
-    XavierInitConf,
-    NormalInitConf,
-    TruncNormalInitConf,
-    UniformInitConf,
-    KaimingInitConf,
-    Caffe2XavierInitConf,
-    PretrainedInitConf,
-)
-"""Every init option's dataclass, for :func:`hydra_cnn.configs.builtin_confs`."""
+CONFS: tuple[type, ...] = confs_of(__name__)
+"""The option dataclasses of this module, in definition order."""
 
 
 def _conf_for(type_name: Any) -> type:
@@ -263,7 +239,7 @@ def init_conf_from_mmcv(cfg: Any) -> Any:
         ... # doctest: +NORMALIZE_WHITESPACE
         NormalInitConf(_target_='hydra_cnn.make_init', _partial_=False, type='Normal',
                        mean=0.0, std=0.01, bias=0.0, bias_prob=None, layer=[],
-                       override={'name': 'conv_seg'}, norm=None)
+                       override={'name': 'conv_seg'}, seed=None, norm=None)
 
     Args:
         cfg: an mmcv init dict (``dict(type='Kaiming', layer='Conv2d', ...)``, any mapping),

@@ -34,18 +34,60 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Optional
 
 from hydra_cnn.common import MISSING
+from hydra_cnn.configs.base import confs_of, group_of, partial_of, target_of
 
 # ruff: noqa: UP045  (Optional[...] reads better in config schemas and OmegaConf supports it)
 
 
+# --- one base per family: group, target and _partial_ come from the family table ----------
+@dataclass
+class _ConvFamily:
+    _group_: ClassVar[str] = group_of("conv")
+    _option_: ClassVar[str] = ""
+    _target_: str = target_of("conv")
+    _partial_: bool = partial_of("conv")
+    type: str = MISSING
+
+
+@dataclass
+class _NormFamily:
+    _group_: ClassVar[str] = group_of("norm")
+    _option_: ClassVar[str] = ""
+    _target_: str = target_of("norm")
+    _partial_: bool = partial_of("norm")
+    type: str = MISSING
+
+
+@dataclass
+class _ActFamily:
+    _group_: ClassVar[str] = group_of("act")
+    _option_: ClassVar[str] = ""
+    _target_: str = target_of("act")
+    _partial_: bool = partial_of("act")
+    type: str = MISSING
+
+
+@dataclass
+class _UpsampleFamily:
+    _group_: ClassVar[str] = group_of("upsample")
+    _option_: ClassVar[str] = ""
+    _target_: str = target_of("upsample")
+    _partial_: bool = partial_of("upsample")
+    type: str = MISSING
+
+
+@dataclass
+class _PaddingFamily:
+    _group_: ClassVar[str] = group_of("padding")
+    _option_: ClassVar[str] = ""
+    _target_: str = target_of("padding")
+    _partial_: bool = partial_of("padding")
+    type: str = MISSING
+
+
 # --- conv -----------------------------------------------------------------------------------
 @dataclass
-class _ConvBase:
-    _group_: ClassVar[str] = "layers/conv"
-    _option_: ClassVar[str] = ""
-    _target_: str = "hydra_cnn.make_conv"
-    _partial_: bool = True
-    type: str = MISSING
+class _ConvBase(_ConvFamily):
     # None: the block decides (ConvModule's kernel_size, ...); set them where the config
     # owns the geometry, as mmcls's PatchEmbed does with dict(type='Conv2d', kernel_size=16)
     kernel_size: Any = None
@@ -109,13 +151,10 @@ class ConvAWSConf(_ConvBase):
 
 
 @dataclass
-class Conv2dAdaptivePaddingConf:
+class Conv2dAdaptivePaddingConf(_ConvFamily):
     """``Conv2dAdaptivePadding``: TensorFlow "SAME" padding."""
 
-    _group_: ClassVar[str] = "layers/conv"
     _option_: ClassVar[str] = "conv2d_adaptive_padding"
-    _target_: str = "hydra_cnn.make_conv"
-    _partial_: bool = True
     type: str = "Conv2dAdaptivePadding"
     # None: the block decides (ConvModule's kernel_size, ...); set them where the config
     # owns the geometry, as mmcls's PatchEmbed does with dict(type='Conv2d', kernel_size=16)
@@ -130,12 +169,7 @@ class Conv2dAdaptivePaddingConf:
 
 
 @dataclass
-class _DeconvBase:
-    _group_: ClassVar[str] = "layers/conv"
-    _option_: ClassVar[str] = ""
-    _target_: str = "hydra_cnn.make_conv"
-    _partial_: bool = True
-    type: str = MISSING
+class _DeconvBase(_ConvFamily):
     # None: the block decides (ConvModule's kernel_size, ...); set them where the config
     # owns the geometry, as mmcls's PatchEmbed does with dict(type='Conv2d', kernel_size=16)
     kernel_size: Any = None
@@ -184,12 +218,7 @@ class ConvTranspose3dConf(_DeconvBase):
 
 # --- norm -----------------------------------------------------------------------------------
 @dataclass
-class _BatchNormBase:
-    _group_: ClassVar[str] = "layers/norm"
-    _option_: ClassVar[str] = ""
-    _target_: str = "hydra_cnn.make_norm"
-    _partial_: bool = True
-    type: str = MISSING
+class _BatchNormBase(_NormFamily):
     eps: float = 1e-5
     momentum: Optional[float] = 0.1
     affine: bool = True
@@ -241,13 +270,10 @@ class SyncBNConf(_BatchNormBase):
 
 
 @dataclass
-class GNConf:
+class GNConf(_NormFamily):
     """``nn.GroupNorm``; ``num_groups: null`` = 32 or the largest divisor of the channels below 32."""
 
-    _group_: ClassVar[str] = "layers/norm"
     _option_: ClassVar[str] = "gn"
-    _target_: str = "hydra_cnn.make_norm"
-    _partial_: bool = True
     type: str = "GN"
     num_groups: Optional[int] = None
     eps: float = 1e-5
@@ -259,12 +285,7 @@ class GNConf:
 
 
 @dataclass
-class _LayerNormBase:
-    _group_: ClassVar[str] = "layers/norm"
-    _option_: ClassVar[str] = ""
-    _target_: str = "hydra_cnn.make_norm"
-    _partial_: bool = True
-    type: str = MISSING
+class _LayerNormBase(_NormFamily):
     eps: float = 1e-5
     elementwise_affine: bool = True
     bias: bool = True
@@ -290,12 +311,7 @@ class LN2dConf(_LayerNormBase):
 
 
 @dataclass
-class _InstanceNormBase:
-    _group_: ClassVar[str] = "layers/norm"
-    _option_: ClassVar[str] = ""
-    _target_: str = "hydra_cnn.make_norm"
-    _partial_: bool = True
-    type: str = MISSING
+class _InstanceNormBase(_NormFamily):
     eps: float = 1e-5
     momentum: float = 0.1
     affine: bool = False
@@ -339,13 +355,7 @@ class IN3dConf(_InstanceNormBase):
 
 
 # --- activation -----------------------------------------------------------------------------
-@dataclass
-class _ActBase:
-    _group_: ClassVar[str] = "layers/act"
-    _option_: ClassVar[str] = ""
-    _target_: str = "hydra_cnn.make_act"
-    _partial_: bool = True
-    type: str = MISSING
+_ActBase = _ActFamily
 
 
 @dataclass
@@ -501,12 +511,7 @@ class ClipConf(ClampConf):
 
 # --- upsample -------------------------------------------------------------------------------
 @dataclass
-class _UpsampleBase:
-    _group_: ClassVar[str] = "layers/upsample"
-    _option_: ClassVar[str] = ""
-    _target_: str = "hydra_cnn.make_upsample"
-    _partial_: bool = True
-    type: str = MISSING
+class _UpsampleBase(_UpsampleFamily):
     size: Any = None
     scale_factor: Any = None
     align_corners: Optional[bool] = None
@@ -530,13 +535,10 @@ class BilinearUpsampleConf(_UpsampleBase):
 
 
 @dataclass
-class PixelShuffleConf:
+class PixelShuffleConf(_UpsampleFamily):
     """``PixelShufflePack``: conv to ``out * s**2`` channels, then pixel shuffle."""
 
-    _group_: ClassVar[str] = "layers/upsample"
     _option_: ClassVar[str] = "pixel_shuffle"
-    _target_: str = "hydra_cnn.make_upsample"
-    _partial_: bool = True
     type: str = "pixel_shuffle"
     scale_factor: int = MISSING
     upsample_kernel: int = MISSING
@@ -545,33 +547,23 @@ class PixelShuffleConf:
 
 
 @dataclass
-class DeconvUpsampleConf(_DeconvBase):
+class DeconvUpsampleConf(_UpsampleFamily, _DeconvBase):
     """``deconv``: mmcv's ``ConvTranspose2d`` wrapper as an upsampling layer."""
 
-    _group_: ClassVar[str] = "layers/upsample"
     _option_: ClassVar[str] = "deconv"
-    _target_: str = "hydra_cnn.make_upsample"
     type: str = "deconv"
 
 
 @dataclass
-class Deconv3dUpsampleConf(_DeconvBase):
+class Deconv3dUpsampleConf(_UpsampleFamily, _DeconvBase):
     """``deconv3d``: mmcv's ``ConvTranspose3d`` wrapper as an upsampling layer."""
 
-    _group_: ClassVar[str] = "layers/upsample"
     _option_: ClassVar[str] = "deconv3d"
-    _target_: str = "hydra_cnn.make_upsample"
     type: str = "deconv3d"
 
 
 # --- padding --------------------------------------------------------------------------------
-@dataclass
-class _PadBase:
-    _group_: ClassVar[str] = "layers/padding"
-    _option_: ClassVar[str] = ""
-    _target_: str = "hydra_cnn.make_padding"
-    _partial_: bool = True
-    type: str = MISSING
+_PadBase = _PaddingFamily
 
 
 @dataclass
@@ -598,14 +590,5 @@ class ReplicatePadConf(_PadBase):
     type: str = "replicate"
 
 
-LAYER_CONFS: tuple[type, ...] = (
-    ConvConf, Conv1dConf, Conv2dConf, Conv3dConf, ConvWSConf, ConvAWSConf,
-    Conv2dAdaptivePaddingConf, DeconvConf, Deconv3dConf, ConvTranspose2dConf, ConvTranspose3dConf,
-    BNConf, BN1dConf, BN2dConf, BN3dConf, SyncBNConf, GNConf, LNConf, LN2dConf,
-    INConf, IN1dConf, IN2dConf, IN3dConf,
-    ReLUConf, LeakyReLUConf, PReLUConf, RReLUConf, ReLU6Conf, ELUConf, SigmoidConf, TanhConf,
-    GELUConf, SiLUConf, SwishConf, HSwishConf, HSigmoidConf, MishConf, ClampConf, ClipConf,
-    NearestUpsampleConf, BilinearUpsampleConf, PixelShuffleConf, DeconvUpsampleConf,
-    Deconv3dUpsampleConf,
-    ZeroPadConf, ReflectPadConf, ReplicatePadConf,
-)
+LAYER_CONFS: tuple[type, ...] = confs_of(__name__)
+"""The option dataclasses of this module, in definition order."""

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional
 
 from hydra_cnn.common import MISSING
+from hydra_cnn.configs.base import confs_of, group_of, partial_of, target_of
 
 # ruff: noqa: UP045  (Optional[...] reads better in config schemas and OmegaConf supports it)
 
@@ -44,13 +45,20 @@ def _relu() -> dict[str, Any]:
     return {"type": "ReLU"}
 
 
+@dataclass
+class _ModelFamily:
+    """The model family's config group, ``_target_`` and ``_partial_``, from the family table."""
+
+    _group_: ClassVar[str] = group_of("model")
+    _option_: ClassVar[str] = ""
+    _target_: str = target_of("model")
+    _partial_: bool = partial_of("model")
+    type: str = MISSING
+
+
 # --- ResNet -----------------------------------------------------------------------------------
 @dataclass
-class _ResNetCommon:
-    _group_: ClassVar[str] = "model"
-    _option_: ClassVar[str] = ""
-    _target_: str = "hydra_cnn.make_model"
-    _partial_: bool = False
+class _ResNetCommon(_ModelFamily):
     type: str = "ResNet"
     depth: int = MISSING
     in_channels: int = 3
@@ -161,13 +169,10 @@ class ResNet152Conf(ResNetConf):
 
 # --- VGG --------------------------------------------------------------------------------------
 @dataclass
-class VGGConf:
+class VGGConf(_ModelFamily):
     """``VGG``: depth 11/13/16/19, optional batch norm and torchvision's head."""
 
-    _group_: ClassVar[str] = "model"
     _option_: ClassVar[str] = "vgg"
-    _target_: str = "hydra_cnn.make_model"
-    _partial_: bool = False
     type: str = "VGG"
     depth: int = MISSING
     with_bn: bool = False
@@ -225,13 +230,10 @@ class VGG19Conf(VGGConf):
 
 # --- SimpleViT --------------------------------------------------------------------------------
 @dataclass
-class SimpleViTConf:
+class SimpleViTConf(_ModelFamily):
     """``SimpleViT``: patch tokens, pre-norm transformer layers, mean pooling, linear head."""
 
-    _group_: ClassVar[str] = "model"
     _option_: ClassVar[str] = "simple_vit"
-    _target_: str = "hydra_cnn.make_model"
-    _partial_: bool = False
     type: str = "SimpleViT"
     in_channels: int = 3
     img_size: int = 224
@@ -264,8 +266,5 @@ class ViTTinyConf(SimpleViTConf):
 
 # Presets first: where a lookup keys configs by (group, type), the general class, listed
 # after its presets, is the one kept.
-CONFS: tuple[type, ...] = (
-    ResNet18Conf, ResNet34Conf, ResNet50Conf, ResNet101Conf, ResNet152Conf,
-    VGG11Conf, VGG13Conf, VGG16Conf, VGG19Conf, ViTTinyConf,
-    ResNetConf, ResNetV1cConf, ResNetV1dConf, VGGConf, SimpleViTConf,
-)
+CONFS: tuple[type, ...] = confs_of(__name__)
+"""The option dataclasses of this module, in definition order."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from hydra_cnn.common import MISSING
+from hydra_cnn.configs.base import confs_of, group_of, partial_of, target_of
 
 __all__ = [
     "CONFS", "ContextBlockConf", "DropPathConf", "DropoutConf", "GeneralizedAttentionConf",
@@ -19,13 +20,32 @@ __all__ = [
 
 
 @dataclass
-class ContextBlockConf:
+class _PluginFamily:
+    """The plugin family's config group, ``_target_`` and ``_partial_``, from the family table."""
+
+    _group_: ClassVar[str] = group_of("plugin")
+    _option_: ClassVar[str] = ""
+    _target_: str = target_of("plugin")
+    _partial_: bool = partial_of("plugin")
+    type: str = MISSING
+
+
+@dataclass
+class _DropoutFamily:
+    """The dropout family's config group, ``_target_`` and ``_partial_``, from the family table."""
+
+    _group_: ClassVar[str] = group_of("dropout")
+    _option_: ClassVar[str] = ""
+    _target_: str = target_of("dropout")
+    _partial_: bool = partial_of("dropout")
+    type: str = MISSING
+
+
+@dataclass
+class ContextBlockConf(_PluginFamily):
     """``ContextBlock`` (GCNet): global context pooling fused by channel add and/or multiply."""
 
-    _group_: ClassVar[str] = "layers/plugin"
     _option_: ClassVar[str] = "context_block"
-    _target_: str = "hydra_cnn.make_plugin"
-    _partial_: bool = True
     type: str = "ContextBlock"
     ratio: float = MISSING
     pooling_type: str = "att"
@@ -33,13 +53,10 @@ class ContextBlockConf:
 
 
 @dataclass
-class GeneralizedAttentionConf:
+class GeneralizedAttentionConf(_PluginFamily):
     """``GeneralizedAttention``: attention over positions with appearance/geometry terms."""
 
-    _group_: ClassVar[str] = "layers/plugin"
     _option_: ClassVar[str] = "generalized_attention"
-    _target_: str = "hydra_cnn.make_plugin"
-    _partial_: bool = True
     type: str = "GeneralizedAttention"
     spatial_range: int = -1
     num_heads: int = 9
@@ -51,12 +68,7 @@ class GeneralizedAttentionConf:
 
 
 @dataclass
-class _NonLocalBase:
-    _group_: ClassVar[str] = "layers/plugin"
-    _option_: ClassVar[str] = ""
-    _target_: str = "hydra_cnn.make_plugin"
-    _partial_: bool = True
-    type: str = MISSING
+class _NonLocalBase(_PluginFamily):
     sub_sample: bool = False
     conv_cfg: Any = MISSING
     reduction: int = 2
@@ -95,31 +107,23 @@ class NonLocal3dConf(_NonLocalBase):
 
 
 @dataclass
-class DropoutConf:
+class DropoutConf(_DropoutFamily):
     """``Dropout``: mmcv's ``nn.Dropout`` taking ``drop_prob``."""
 
-    _group_: ClassVar[str] = "layers/dropout"
     _option_: ClassVar[str] = "dropout"
-    _target_: str = "hydra_cnn.make_dropout"
-    _partial_: bool = True
     type: str = "Dropout"
     drop_prob: float = 0.5
     inplace: bool = False
 
 
 @dataclass
-class DropPathConf:
+class DropPathConf(_DropoutFamily):
     """``DropPath``: stochastic depth, drops whole samples of a residual branch."""
 
-    _group_: ClassVar[str] = "layers/dropout"
     _option_: ClassVar[str] = "drop_path"
-    _target_: str = "hydra_cnn.make_dropout"
-    _partial_: bool = True
     type: str = "DropPath"
     drop_prob: float = 0.1
 
 
-CONFS: tuple[type, ...] = (
-    ContextBlockConf, GeneralizedAttentionConf, NonLocal1dConf, NonLocal2dConf, NonLocal3dConf,
-    DropoutConf, DropPathConf,
-)
+CONFS: tuple[type, ...] = confs_of(__name__)
+"""The option dataclasses of this module, in definition order."""

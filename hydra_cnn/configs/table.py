@@ -4,33 +4,50 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib
+import pkgutil
 import typing
 from typing import Any
 
-from hydra_cnn.configs import blocks, init, models, plugins, transformer
 from hydra_cnn.configs.auto import user_conf, user_confs
-from hydra_cnn.configs.layers import LAYER_CONFS
-from hydra_cnn.families import FAMILIES
+from hydra_cnn.configs.base import confs_of
 
-__all__ = ["GROUP_REGISTRY", "builtin_confs", "field_types", "option_table", "schema_for"]
+__all__ = ["builtin_confs", "field_types", "option_table", "schema_for"]
 
-# config group -> name of the registry (in hydra_cnn.registry) whose types its options select,
-# read from the family table
-GROUP_REGISTRY: dict[str, str] = {
-    f.group: f.registry for f in FAMILIES.values() if f.group is not None and f.registry is not None
-}
+# the modules of this package that hold only machinery, no options
+_MACHINERY = frozenset({"auto", "base", "store", "table", "yaml_files"})
+# the order the options are listed in (any other module of the package follows, by name)
+_ORDER = ("layers", "plugins", "transformer", "blocks", "init", "models")
+
+
+def _option_modules() -> list[str]:
+    """Every module of :mod:`hydra_cnn.configs` that may define options (a new one, e.g. for a
+    new built-in family, is picked up without a list to edit)."""
+    here = __name__.rpartition(".")[0]
+    found = {m.name for m in pkgutil.iter_modules(importlib.import_module(here).__path__)}
+    names = [n for n in _ORDER if n in found] + sorted(found - _MACHINERY - set(_ORDER))
+    return [f"{here}.{n}" for n in names]
+
+
+@functools.cache
+def _builtin() -> tuple[type, ...]:
+    confs: list[type] = []
+    for module in _option_modules():
+        importlib.import_module(module)
+        confs.extend(confs_of(module))
+    return tuple(confs)
+
 
 def builtin_confs() -> list[type]:
-    """Every shipped structured config class: layers, blocks, initializers, models."""
-    return [*LAYER_CONFS, *plugins.CONFS, *transformer.CONFS, *blocks.CONFS, *init.CONFS,
-            *models.CONFS]
+    """Every shipped structured config class: layers, blocks, initializers, models (each module's
+    dataclasses with an ``_option_`` name, so a new one needs no list edited)."""
+    return list(_builtin())
 
 
 def option_table() -> list[tuple[str, str, type]]:
     """``(group, option, dataclass)`` for every option: shipped ones, then user-registered ones."""
     confs: list[Any] = [*builtin_confs(), *user_confs()]
-    rows = [(c._group_, c._option_, c) for c in confs]
-    return rows
+    return [(c._group_, c._option_, c) for c in confs]
 
 
 @functools.cache

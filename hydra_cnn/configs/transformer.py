@@ -21,18 +21,55 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional
 
+from hydra_cnn.common import MISSING
+from hydra_cnn.configs.base import confs_of, group_of, partial_of, target_of
+
 __all__ = ["CONFS", "BaseTransformerLayerConf", "FFNConf", "MultiheadAttentionConf",
            "TransformerLayerSequenceConf"]
 
 
+# --- one base per family: group, target and _partial_ come from the family table ----------
 @dataclass
-class MultiheadAttentionConf:
+class _AttentionFamily:
+    _group_: ClassVar[str] = group_of("attention")
+    _option_: ClassVar[str] = ""
+    _target_: str = target_of("attention")
+    _partial_: bool = partial_of("attention")
+    type: str = MISSING
+
+
+@dataclass
+class _FFNFamily:
+    _group_: ClassVar[str] = group_of("ffn")
+    _option_: ClassVar[str] = ""
+    _target_: str = target_of("ffn")
+    _partial_: bool = partial_of("ffn")
+    type: str = MISSING
+
+
+@dataclass
+class _TransformerLayerFamily:
+    _group_: ClassVar[str] = group_of("transformer_layer")
+    _option_: ClassVar[str] = ""
+    _target_: str = target_of("transformer_layer")
+    _partial_: bool = partial_of("transformer_layer")
+    type: str = MISSING
+
+
+@dataclass
+class _TransformerLayerSequenceFamily:
+    _group_: ClassVar[str] = group_of("transformer_layer_sequence")
+    _option_: ClassVar[str] = ""
+    _target_: str = target_of("transformer_layer_sequence")
+    _partial_: bool = partial_of("transformer_layer_sequence")
+    type: str = MISSING
+
+
+@dataclass
+class MultiheadAttentionConf(_AttentionFamily):
     """``MultiheadAttention``: torch's attention plus identity shortcut, positions and dropout."""
 
-    _group_: ClassVar[str] = "layers/attention"
     _option_: ClassVar[str] = "mha"
-    _target_: str = "hydra_cnn.bricks.transformer.make_attention"
-    _partial_: bool = True
     type: str = "MultiheadAttention"
     attn_drop: float = 0.0
     proj_drop: float = 0.0
@@ -41,13 +78,10 @@ class MultiheadAttentionConf:
 
 
 @dataclass
-class FFNConf:
+class FFNConf(_FFNFamily):
     """``FFN``: linear layers with activation and dropout, plus the identity shortcut."""
 
-    _group_: ClassVar[str] = "layers/ffn"
     _option_: ClassVar[str] = "ffn"
-    _target_: str = "hydra_cnn.bricks.transformer.make_ffn"
-    _partial_: bool = True
     type: str = "FFN"
     num_fcs: int = 2
     act_cfg: Any = field(default_factory=lambda: {"type": "ReLU", "inplace": True})
@@ -63,13 +97,10 @@ def _default_ffn() -> dict[str, Any]:
 
 
 @dataclass
-class BaseTransformerLayerConf:
+class BaseTransformerLayerConf(_TransformerLayerFamily):
     """``BaseTransformerLayer``: attentions, FFNs and norms in ``operation_order`` (set it)."""
 
-    _group_: ClassVar[str] = "layers/transformer_layer"
     _option_: ClassVar[str] = "base_transformer_layer"
-    _target_: str = "hydra_cnn.bricks.transformer.make_transformer_layer"
-    _partial_: bool = True
     type: str = "BaseTransformerLayer"
     attn_cfgs: Any = None
     ffn_cfgs: Any = field(default_factory=_default_ffn)
@@ -80,18 +111,15 @@ class BaseTransformerLayerConf:
 
 
 @dataclass
-class TransformerLayerSequenceConf:
+class TransformerLayerSequenceConf(_TransformerLayerSequenceFamily):
     """``TransformerLayerSequence``: ``num_layers`` transformer layers (set both fields)."""
 
-    _group_: ClassVar[str] = "layers/transformer_layer_sequence"
     _option_: ClassVar[str] = "transformer_layer_sequence"
-    _target_: str = "hydra_cnn.bricks.transformer.make_transformer_layer_sequence"
-    _partial_: bool = True
     type: str = "TransformerLayerSequence"
     transformerlayers: Any = None
     num_layers: Optional[int] = None  # noqa: UP045
     init_cfg: Any = None
 
 
-CONFS: tuple[type, ...] = (MultiheadAttentionConf, FFNConf, BaseTransformerLayerConf,
-                           TransformerLayerSequenceConf)
+CONFS: tuple[type, ...] = confs_of(__name__)
+"""The option dataclasses of this module, in definition order."""

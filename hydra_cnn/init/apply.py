@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 
 from torch import nn
 
-from hydra_cnn.common import ConfigKeyError, closest_match
+from hydra_cnn.common import ConfigKeyError, closest_match, to_plain
 from hydra_cnn.init.tracking import CHECKPOINT, CONFIG, LOADED, InitTracker, Writer, tracking
 from hydra_cnn.registry import INITIALIZERS, build_from_cfg, cfg_to_dict
 
@@ -52,15 +52,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("hydra_cnn.init")
-
-
-def to_plain(value: Any) -> Any:
-    """An OmegaConf container as plain Python data; any other value as it is."""
-    if type(value).__module__.startswith("omegaconf"):
-        from omegaconf import OmegaConf
-
-        return OmegaConf.to_container(value, resolve=True)
-    return value
 
 
 def _type_name(cls: type) -> str:

@@ -234,16 +234,17 @@ OTHER_CASES: dict[tuple[str, str], tuple[dict[str, Any], tuple[int, ...]]] = {
 def _registered() -> list[tuple[str, str]]:
     out = []
     for family in FAMILIES.values():
-        if family.registry is None or family.name in NOT_MODULES:
+        # hydra_cnn's own families (a loader registers their members); blocks share plugins'
+        if family.loader is None or family.shares is not None or family.name in NOT_MODULES:
             continue
-        reg = getattr(registry, family.registry)
+        reg = registry.family_registry(family)
         out += [(family.name, name) for name in reg.names()]
     return out
 
 
 def _build(family_name: str, type_name: str) -> tuple[nn.Module, tuple[int, ...]]:
     family = FAMILIES[family_name]
-    reg = getattr(registry, family.registry)  # type: ignore[arg-type]
+    reg = registry.family_registry(family)
     if (family_name, type_name) in OTHER_CASES:
         kwargs, shape = OTHER_CASES[family_name, type_name]
         return reg.build({"type": type_name, **kwargs}), shape

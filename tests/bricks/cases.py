@@ -83,3 +83,16 @@ CASES: list[Case] = [
 
 def case_id(case: Case) -> str:
     return f"{case.group.split('/')[-1]}-{case.type}"
+
+
+def build(case: Case, cfg: Any) -> Any:
+    """Build ``cfg`` for ``case`` the way its family's factory does: the registry of the case's
+    config group (from the family table), the late arguments, the family's defaults."""
+    from hydra_cnn.registry import family_defaults, group_registry
+
+    reg = group_registry(case.group)
+    assert reg is not None, f"no family owns {case.group}"
+    res = reg.resolve(cfg)
+    defaults = family_defaults(reg, reg.lookup(res.type))
+    return reg.build_layer(None, *case.args, default_args=defaults, resolved=res, **case.kwargs)
+

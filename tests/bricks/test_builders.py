@@ -12,39 +12,14 @@ from torch import nn
 
 import hydra_cnn
 from hydra_cnn import configs
-from hydra_cnn.registry import (
-    ACTIVATION_LAYERS,
-    ATTENTION,
-    CONV_LAYERS,
-    FEEDFORWARD_NETWORK,
-    NORM_LAYERS,
-    TRANSFORMER_LAYER,
-    TRANSFORMER_LAYER_SEQUENCE,
-)
-from tests.bricks.cases import CASES, Case, case_id
-
-BUILDERS = {
-    "layers/conv": hydra_cnn.build_conv_layer,
-    "layers/norm": lambda cfg, *a, **k: hydra_cnn.build_norm_layer(cfg, *a, **k)[1],
-    "layers/act": lambda cfg, *a, **k: hydra_cnn.build_activation_layer(cfg),
-    "layers/upsample": hydra_cnn.build_upsample_layer,
-    "layers/padding": hydra_cnn.build_padding_layer,
-    "layers/dropout": lambda cfg, *a, **k: hydra_cnn.build_dropout(cfg),
-    "layers/plugin": lambda cfg, *a, **k: hydra_cnn.build_plugin_layer(cfg, **k)[1],
-    # the transformer builders take mmcv's (cfg, default_args); the late keywords a layer
-    # passes win over the config there, as a factory call does
-    "layers/attention": lambda cfg, *a, **k: ATTENTION.build_layer(cfg, **k),
-    "layers/ffn": lambda cfg, *a, **k: FEEDFORWARD_NETWORK.build_layer(cfg, **k),
-    "layers/transformer_layer": lambda cfg, *a, **k: TRANSFORMER_LAYER.build_layer(cfg, **k),
-    "layers/transformer_layer_sequence":
-        lambda cfg, *a, **k: TRANSFORMER_LAYER_SEQUENCE.build_layer(cfg, **k),
-}
+from hydra_cnn.registry import ACTIVATION_LAYERS, CONV_LAYERS, NORM_LAYERS
+from tests.bricks.cases import CASES, Case, build, case_id
 
 
 def _registry(case: Case) -> Any:
     from hydra_cnn import registry
 
-    return getattr(registry, configs.GROUP_REGISTRY[case.group])
+    return registry.group_registry(case.group)
 
 
 def _conf(case: Case) -> type:
@@ -66,16 +41,16 @@ def _run(case: Case, layer: nn.Module) -> torch.Tensor:
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_builds_from_dict(case: Case) -> None:
     cfg = {"type": case.type, **case.cfg}
-    out = _run(case, BUILDERS[case.group](cfg, *case.args, **case.kwargs))
+    out = _run(case, build(case, cfg))
     assert out.ndim == len(case.shape)
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_builds_from_dataclass_and_dictconfig(case: Case) -> None:
     conf = _conf(case)(**case.cfg)
-    a = BUILDERS[case.group](conf, *case.args, **case.kwargs)
+    a = build(case, conf)
     dc = OmegaConf.structured(conf)
-    b = BUILDERS[case.group](dc, *case.args, **case.kwargs)
+    b = build(case, dc)
     assert repr(a) == repr(b)
     _run(case, a)
 
@@ -88,7 +63,7 @@ def test_instantiate_returns_a_factory(case: Case) -> None:
     assert first is not second  # a new module per call: two sites never share one
     _run(case, first)
     # builders unwrap the factory and take the same road as a dict
-    again = BUILDERS[case.group](factory, *case.args, **case.kwargs)
+    again = build(case, factory)
     assert repr(again) == repr(first)
 
 
@@ -155,7 +130,7 @@ def test_two_sites_never_share_a_module() -> None:
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_builds_under_meta_device(case: Case) -> None:
     with torch.device("meta"):
-        layer = BUILDERS[case.group]({"type": case.type, **case.cfg}, *case.args, **case.kwargs)
+        layer = build(case, {"type": case.type, **case.cfg})
     for t in [*layer.parameters(), *layer.buffers()]:
         assert t.device.type == "meta"
 
@@ -169,12 +144,14 @@ def test_string_dtype_and_device() -> None:
 
 def test_every_builtin_type_has_a_case() -> None:
     covered = {(c.group, c.type) for c in CASES}
-    for group, reg_name in configs.GROUP_REGISTRY.items():
-        if not group.startswith("layers/") or group == "layers/block":
-            continue  # blocks have their own tests
-        from hydra_cnn import registry
+    from hydra_cnn.families import FAMILIES
+    from hydra_cnn.registry import family_registry
 
-        reg = getattr(registry, reg_name)
+    for family in FAMILIES.values():
+        group = family.group
+        if group is None or not group.startswith("layers/") or family.shares is not None:
+            continue  # blocks have their own tests
+        reg = family_registry(family)
         for name in reg.names():
             if reg.is_builtin(name) and name not in ("ConvModule", "DepthwiseSeparableConvModule"):
                 assert (group, name) in covered, f"{group} {name} has no test case"

@@ -427,7 +427,7 @@ def test_bad_config_types() -> None:
 def test_block_configs_instantiate_to_factories() -> None:
     from hydra.utils import instantiate
 
-    from hydra_cnn import ConvModuleConf, DepthwiseSeparableConvModuleConf
+    from hydra_cnn.configs import ConvModuleConf, DepthwiseSeparableConvModuleConf
 
     factory = instantiate(ConvModuleConf(norm_cfg=GNConf(num_groups=2)))
     a, b = factory(3, 8, 3), factory(3, 8, 3, stride=2)

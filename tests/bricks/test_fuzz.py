@@ -9,9 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-import hydra_cnn
 from hydra_cnn import configs
-from tests.bricks.cases import CASES
+from tests.bricks.cases import CASES, build
 
 DOCUMENTED = (TypeError, KeyError, ValueError)
 
@@ -20,20 +19,8 @@ values = st.one_of(
     st.text(max_size=6), st.lists(st.integers(-2, 8), max_size=3),
     st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
 )
-BUILD = {
-    "layers/conv": lambda cfg, c: hydra_cnn.build_conv_layer(cfg, *c.args, **c.kwargs),
-    "layers/norm": lambda cfg, c: hydra_cnn.build_norm_layer(cfg, *c.args),
-    "layers/act": lambda cfg, c: hydra_cnn.build_activation_layer(cfg),
-    "layers/upsample": lambda cfg, c: hydra_cnn.build_upsample_layer(cfg, *c.args, **c.kwargs),
-    "layers/padding": lambda cfg, c: hydra_cnn.build_padding_layer(cfg, *c.args),
-    "layers/dropout": lambda cfg, c: hydra_cnn.build_dropout(cfg),
-    "layers/plugin": lambda cfg, c: hydra_cnn.build_plugin_layer(cfg, **c.kwargs),
-    "layers/attention": lambda cfg, c: hydra_cnn.build_attention(cfg, c.kwargs),
-    "layers/ffn": lambda cfg, c: hydra_cnn.build_feedforward_network(cfg, c.kwargs),
-    "layers/transformer_layer": lambda cfg, c: hydra_cnn.build_transformer_layer(cfg, c.kwargs),
-    "layers/transformer_layer_sequence":
-        lambda cfg, c: hydra_cnn.build_transformer_layer_sequence(cfg, c.kwargs),
-}
+# the config groups the cases cover; each is built through its family (tests.bricks.cases.build)
+GROUPS = sorted({c.group for c in CASES})
 
 
 def _fields(case: Any) -> list[str]:
@@ -53,13 +40,13 @@ def test_one_bad_field(data: st.DataObject) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            BUILD[case.group](cfg, case)
+            build(case, cfg)
     except DOCUMENTED as exc:
         assert key in str(exc), f"{type(exc).__name__} does not name {key!r}: {exc}"
 
 
 @settings(max_examples=200, deadline=None)
-@given(group=st.sampled_from(sorted(BUILD)), cfg=st.one_of(
+@given(group=st.sampled_from(GROUPS), cfg=st.one_of(
     values, st.dictionaries(st.sampled_from(["type", "num_groups", "eps", "inplace", "x"]),
                             values, max_size=3)))
 def test_random_configs(group: str, cfg: Any) -> None:
@@ -69,7 +56,7 @@ def test_random_configs(group: str, cfg: Any) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            layer = BUILD[group](cfg, case)
+            layer = build(case, cfg)
     except DOCUMENTED as exc:
         text = str(exc)
         named = [k for k in cfg if isinstance(k, str) and k in text] if isinstance(cfg, dict) else []

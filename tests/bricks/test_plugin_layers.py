@@ -26,8 +26,8 @@ from hydra_cnn import (
     NonLocal2d,
     NonLocal3d,
     build_plugin_layer,
-    infer_plugin_abbr,
 )
+from hydra_cnn.bricks.plugin import infer_plugin_abbr
 from hydra_cnn.common import InvalidArgumentError, InvalidTypeError
 
 
@@ -82,7 +82,7 @@ def test_abbreviations_and_exports() -> None:
 
     assert all(issubclass(c, _NonLocalNd) for c in (NonLocal1d, NonLocal2d, NonLocal3d))
     for name in ("ContextBlock", "GeneralizedAttention", "NonLocal1d", "NonLocal2d",
-                 "NonLocal3d", "infer_plugin_abbr"):
+                 "NonLocal3d"):
         assert name in hydra_cnn.__all__
 
 

@@ -21,14 +21,13 @@ from hydra_cnn.checkpoint import (
     LoadReport,
     StrictLoadError,
     UnsafeCheckpointError,
-    _load_checkpoint,
-    _load_checkpoint_with_prefix,
     get_state_dict,
     load_checkpoint,
     load_from_local,
     load_state_dict,
     save_checkpoint,
 )
+from hydra_cnn.checkpoint.loader import _load_checkpoint, _load_checkpoint_with_prefix
 from tests.checkpoint.ckpt_helpers import (
     assert_model_unchanged,
     checkpoint_bytes,

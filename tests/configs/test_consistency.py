@@ -10,7 +10,6 @@ from omegaconf import OmegaConf
 
 from hydra_cnn import configs, registry
 from hydra_cnn.configs.yaml_files import CONF_DIR, expected_files
-from hydra_cnn.families import family_for_group
 
 SPEC_OPTIONS = {
     "layers/conv": {"conv", "conv1d", "conv2d", "conv3d", "conv_ws", "conv_aws",
@@ -25,10 +24,9 @@ SPEC_OPTIONS = {
 
 
 def _registry_for(group: str) -> registry.Registry:
-    family = family_for_group(group)
-    assert family is not None
-    # block options (ConvModule, ...) select classes of the plugin registry
-    return getattr(registry, family.registry or "PLUGIN_LAYERS")  # type: ignore[no-any-return]
+    reg = registry.group_registry(group)  # block options (ConvModule, ...): PLUGIN_LAYERS
+    assert reg is not None
+    return reg
 
 
 def test_spec_option_names_exist() -> None:

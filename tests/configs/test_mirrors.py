@@ -9,7 +9,10 @@ The documented exceptions (SPEC section 5, docs/configs.md), and nothing else:
 2. ``inplace: Optional[bool] = None`` means "the block decides";
 3. ``GNConf.num_groups: Optional[int] = None`` means automatic groups;
 
-4. a field the installed torch lacks (norm ``bias`` before torch 2.12; the builder adapts it);
+4. a default the family's builder sets (the family table's ``defaults``: norm ``eps=1e-5``,
+   mmcv's rule), which the config shares so that every route builds the same layer;
+
+5. a field the installed torch lacks (norm ``bias`` before torch 2.12; the builder adapts it);
 
 plus keys only a builder reads (``requires_grad``, ``type``), a runtime object
 (``process_group``), tuples written as lists (YAML has no tuples), the init options' useful
@@ -30,7 +33,7 @@ from hydra_cnn import configs
 from hydra_cnn.families import family_for_group
 
 HYDRA_FIELDS = {"_target_", "_partial_", "type"}
-# exception 4: fields an older supported torch lacks (torch < 2.12 has no norm bias=); the
+# exception 5: fields an older supported torch lacks (torch < 2.12 has no norm bias=); the
 # builder adapts them (hydra_cnn.bricks.torch_compat), so the config is the same on every torch
 NEWER_THAN_TORCH = {"layers/norm": {"bias"}}
 RUNTIME_ONLY = {"process_group"}
@@ -40,12 +43,12 @@ INIT_EXTRAS = {"override", "norm", "seed"}  # make_init reads them; not initiali
 def _target_class(conf: Any) -> Any:
     family = family_for_group(conf._group_)
     assert family is not None
-    if family.registry is None:  # blocks target their class directly
+    if family.target is None:  # blocks target their class directly
         module, _, name = conf._target_.rpartition(".")
         import importlib
 
         return getattr(importlib.import_module(module), name)
-    cls = getattr(registry, family.registry).get(conf.type)
+    cls = registry.family_registry(family).get(conf.type)
     assert cls is not None, f"{conf.__name__}: type {conf.type!r} is not registered"
     return cls
 
@@ -95,15 +98,17 @@ def test_dataclass_mirrors_its_target(conf: Any) -> None:
     assert fields - extra_ok == expected, (
         f"{conf.__name__}: extra {fields - extra_ok - expected}, missing {expected - fields}")
     instance = conf()
+    family = family_for_group(conf._group_)
+    forced = dict(family.defaults) if family is not None else {}  # the builder's (norm eps)
     # a preset (a shipped config subclassing another, e.g. ViTTinyConf) fixes the fields it
     # redeclares; the general config it refines is checked against the constructor
     preset = set(inspect.get_annotations(conf)) if any(
         base in configs.builtin_confs() for base in conf.__bases__) else set()
     for name in sorted(expected - preset):
-        value, default = getattr(instance, name), params[name].default
+        value, default = getattr(instance, name), forced.get(name, params[name].default)
         if name == "inplace" and conf._group_ == "layers/act":
             assert value is None, "exception 2: the block decides"
-        elif name in family_for_group(conf._group_).block_decides:  # type: ignore[union-attr]
+        elif family is not None and name in family.block_decides:
             assert value is None, "exception 1: the block decides the conv geometry"
         elif conf is configs.GNConf and name == "num_groups":
             assert value is None, "exception 3: automatic groups"

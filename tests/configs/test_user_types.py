@@ -89,7 +89,7 @@ def test_register_configs_aliases(unregister: Any) -> None:
     GlobalHydra.instance().clear()
     with opted_in():
         cfg = compose("alias_app", overrides=["model/norm=gn", "model.norm.num_groups=2"])
-        assert OmegaConf.get_type(cfg.model.norm) is hydra_cnn.GNConf
+        assert OmegaConf.get_type(cfg.model.norm) is hydra_cnn.configs.GNConf
         assert isinstance(instantiate(cfg.model.norm)(4), nn.GroupNorm)
         cfg = compose("alias_app", overrides=["model/act=late_act"])
         assert isinstance(instantiate(cfg.model.act)(), LateAct)
@@ -130,5 +130,5 @@ def test_register_configs_with_a_package() -> None:
     with opted_in():
         cfg = compose("pkg_app", overrides=["pkg_app/norm=gn", "net.norm_cfg.num_groups=2"])
     GlobalHydra.instance().clear()
-    assert OmegaConf.get_type(cfg.net.norm_cfg) is hydra_cnn.GNConf
+    assert OmegaConf.get_type(cfg.net.norm_cfg) is hydra_cnn.configs.GNConf
     assert cfg.net.norm_cfg.num_groups == 2 and cfg.net.depth == 1

@@ -196,8 +196,8 @@ def test_field_by_field_copy_changes_weights_and_the_converter_does_not() -> Non
     dict's meaning when only its own keys are copied."""
     from hydra.utils import instantiate
 
-    from hydra_cnn import NormalInitConf, initialize
-    from hydra_cnn.configs import init_conf_from_mmcv
+    from hydra_cnn import initialize
+    from hydra_cnn.configs import NormalInitConf, init_conf_from_mmcv
 
     mmcv_cfg = dict(type="Normal", std=0.01, override=dict(name="conv_seg"))
     expected, copied = _seg_net(), _seg_net()
