@@ -180,21 +180,21 @@ def _preorder(root: nn.Module) -> tuple[list[tuple[str, nn.Module]], dict[int, t
     return order, spans, shared
 
 
-@dataclasses.dataclass
 class _Slot:
-    """Where a tracked tensor lives: ``owner._parameters[attr]`` or ``owner._buffers[attr]``."""
+    """Where a tracked tensor lives: ``owner._parameters[attr]`` or ``owner._buffers[attr]``
+    (``table``: that dict itself, so a tensor replaced in it during init is seen). ``dup``: a
+    second owner of a shared tensor (listed once, under its first name)."""
 
-    name: str
-    kind: str
-    owner: nn.Module
-    attr: str
-    dup: bool = False  # a second owner of a shared tensor (listed once, under its first name)
+    __slots__ = ("attr", "dup", "kind", "name", "owner", "table")
 
-    table: dict[str, Any] = dataclasses.field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        # the owner's table itself: a tensor replaced in it during init is seen
-        self.table = self.owner._parameters if self.kind == "parameter" else self.owner._buffers
+    def __init__(self, name: str, kind: str, owner: nn.Module, attr: str,
+                 table: dict[str, Any], dup: bool = False) -> None:
+        self.name = name
+        self.kind = kind
+        self.owner = owner
+        self.attr = attr
+        self.table = table
+        self.dup = dup
 
     def tensor(self) -> torch.Tensor | None:
         return self.table.get(self.attr)
@@ -258,17 +258,22 @@ class InitTracker:
         names, seen, origins, slots = self._names, self._seen, self._origin, self._slots
         for path, m in order:
             self._slot_start.append(len(slots))
-            for n, kind, t in _direct_tensors(m):
-                if id(t) in names:  # a tensor shared by two modules is listed once
-                    slots.append(_Slot(names[id(t)], kind, m, n, dup=True))
-                    continue
-                name = f"{path}.{n}" if path else n
-                names[id(t)] = name
-                seen[name] = (id(t), _version(t))
-                origins[name] = NONE
-                slots.append(_Slot(name, kind, m, n))
-                if not self.has_dtensor and hasattr(t, "_local_tensor"):
-                    self.has_dtensor = True
+            for kind, table in (("parameter", m._parameters), ("buffer", m._buffers)):
+                for n, t in table.items():
+                    if t is None:
+                        continue
+                    if id(t) in names:  # a tensor shared by two modules is listed once
+                        slots.append(_Slot(names[id(t)], kind, m, n, table, dup=True))
+                        continue
+                    name = f"{path}.{n}" if path else n
+                    names[id(t)] = name
+                    if hasattr(t, "_local_tensor"):
+                        self.has_dtensor = True
+                        seen[name] = (id(t), _version(t))
+                    else:
+                        seen[name] = (id(t), _plain_version(t))
+                    origins[name] = NONE
+                    slots.append(_Slot(name, kind, m, n, table))
         self._slot_start.append(len(slots))
         self._version = _version if self.has_dtensor else _plain_version
         if earlier is not None:  # continue an earlier run nobody read: take over its writers
