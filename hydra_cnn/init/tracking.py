@@ -237,6 +237,7 @@ class InitTracker:
         self.seed = seed
         self.transactional = False
         self.mode_active = False
+        self.plans: Any = None  # checked plans to reuse (base_module.InitPlans), if any
         self._saved: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self._paths: dict[int, str] = {}
         self._names: dict[int, str] = {}  # id(tensor) -> canonical name

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any
 
 import pytest
@@ -243,3 +244,29 @@ def test_build_model_norm_with_own_reset_runs_it(caplog: pytest.LogCaptureFixtur
     report = model.init_report()
     assert report["bn.running_var"].writer == "reset_running_stats"
     assert report.uninitialized() == []
+
+
+class _FcChild(BaseModule):
+    def __init__(self) -> None:
+        super().__init__(init_cfg=dict(type="Constant", val=3, override=dict(name="fc")))
+        self.fc = nn.Linear(2, 2)
+
+
+class _ReplacesChildFc(BaseModule):
+    """Its own init_weights replaces a layer that a child's override targets, then walks on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.child = _FcChild()
+
+    def init_weights(self) -> None:
+        self.child.fc = nn.Linear(2, 2, device=self.child.fc.weight.device)
+        super().init_weights()
+
+
+def test_build_model_init_weights_that_replaces_a_layer_gets_it_initialised() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "nothing initialised" warning about the new layer
+        model = build_model(_ReplacesChildFc)
+    assert torch.equal(model.child.fc.weight, torch.full((2, 2), 3.0))
+    assert torch.equal(model.child.fc.bias, torch.zeros(2))
