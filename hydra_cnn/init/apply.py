@@ -279,7 +279,7 @@ def _resolve(module: nn.Module, item: dict[str, Any]) -> nn.Module:
 
 
 def plan_inits(module: nn.Module, inits: list[tuple[Initializer, str]], *,
-               warn: bool = True) -> list[InitStep]:
+               warn: bool = True, sources: list[int] | None = None) -> list[InitStep]:
     """The applications ``inits`` make on ``module``, in order, all checked; nothing written.
 
     Per config: the initializer itself (when it selects layers), its ``norm`` companions, then
@@ -290,9 +290,11 @@ def plan_inits(module: nn.Module, inits: list[tuple[Initializer, str]], *,
         module: the module the configs belong to.
         inits: from :func:`prepare_inits`.
         warn: warn about a config that would do nothing (default True).
+        sources: when given, gets the index in ``inits`` of the config each step comes from.
     """
     steps: list[InitStep] = []
-    for obj, via in inits:
+    for index, (obj, via) in enumerate(inits):
+        start = len(steps)
         overrides = obj.override or []
         targets = [(item, _resolve(module, item)) for item in overrides]
         applies = obj.applies_by_itself()
@@ -317,6 +319,8 @@ def plan_inits(module: nn.Module, inits: list[tuple[Initializer, str]], *,
                               obj.seed)
             steps.append(InitStep(sub.for_whole_module(), target,
                                   f"{via}.override[{item['name']}]"))
+        if sources is not None:
+            sources.extend([index] * (len(steps) - start))
     for step in steps:
         step.init.check(step.target)
     return steps

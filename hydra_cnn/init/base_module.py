@@ -44,7 +44,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from hydra_cnn.init.apply import apply_steps, loads_checkpoint, plan_inits, prepare_inits
+from hydra_cnn.init.apply import (
+    Initializer,
+    InitStep,
+    apply_steps,
+    loads_checkpoint,
+    plan_inits,
+    prepare_inits,
+)
 from hydra_cnn.init.keyed import check_seed
 from hydra_cnn.init.report import InitReport, init_report
 from hydra_cnn.init.tracking import (
@@ -59,6 +66,7 @@ from hydra_cnn.init.tracking import (
 
 __all__ = [
     "BaseModule",
+    "InitPlans",
     "ModuleDict",
     "ModuleList",
     "Sequential",
@@ -95,6 +103,54 @@ def _walks_into(module: nn.Module) -> bool:
     return not callable(fn) or _needs_args(fn)
 
 
+class InitPlans:
+    """The checked plans of one init walk, by module: :func:`check_init_tree` makes them, and
+    :func:`init_subtree` takes them instead of planning again (``build_model``'s rehearsal and
+    real run plan once). A plan is kept only for a config held as plain dicts and lists (a copy
+    of it tells a config changed since from the same one) that warns about nothing; and an
+    init walk stops taking plans once a user's ``init_weights`` has run, since that code may
+    change the model's structure."""
+
+    def __init__(self) -> None:
+        self._plans: dict[int, tuple[nn.Module, Any, Any, list[InitStep], list[InitStep]]] = {}
+
+    def put(self, module: nn.Module, init_cfg: Any, inits: list[tuple[Initializer, str]]) -> bool:
+        """Plan (and so check) ``inits``, ``module``'s ``init_cfg``, warning about nothing;
+        keep the plan when it can be reused. Whether a step loads a checkpoint."""
+        sources: list[int] = []
+        steps = plan_inits(module, inits, warn=False, sources=sources)
+        loads = loads_checkpoint(steps)
+        quiet = all(o.applies_by_itself() or o.override or o.norm for o, _ in inits)
+        if quiet and _plain_cfg(init_cfg):
+            first = [s for s, i in zip(steps, sources, strict=True)
+                     if not inits[i][0].loads_checkpoint]
+            last = [s for s, i in zip(steps, sources, strict=True) if inits[i][0].loads_checkpoint]
+            self._plans[id(module)] = (module, init_cfg, copy.deepcopy(init_cfg), first, last)
+        return loads
+
+    def get(self, module: nn.Module, init_cfg: Any) -> tuple[list[InitStep], list[InitStep]] | None:
+        """The kept plan of ``module`` with ``init_cfg`` (None: plan it)."""
+        got = self._plans.get(id(module))
+        if got is None or got[0] is not module or got[1] is not init_cfg or got[2] != init_cfg:
+            return None
+        return got[3], got[4]
+
+
+def _plain_cfg(cfg: Any) -> bool:
+    """Whether ``cfg`` is made of dicts, lists and tuples of plain values only."""
+    if isinstance(cfg, dict):
+        return type(cfg) is dict and all(isinstance(k, str) and _plain_cfg(v)
+                                         for k, v in cfg.items())
+    if type(cfg) in (list, tuple):
+        return all(_plain_cfg(v) for v in cfg)
+    return cfg is None or type(cfg) in (str, int, float, bool)
+
+
+def _plans_of(tracker: InitTracker) -> InitPlans | None:
+    plans = getattr(tracker, "plans", None)
+    return plans if isinstance(plans, InitPlans) else None
+
+
 def init_subtree(module: nn.Module, init_cfg: Any, tracker: InitTracker,
                  walk: Callable[[], None]) -> None:
     """Initialise ``module``'s subtree in the one order every entry point uses.
@@ -106,25 +162,41 @@ def init_subtree(module: nn.Module, init_cfg: Any, tracker: InitTracker,
     Every config is built and checked (:func:`~hydra_cnn.init.apply.plan_inits`) before the
     first write.
     """
-    inits = prepare_inits(init_cfg) if init_cfg is not None else []
-    first = plan_inits(module, [(o, v) for o, v in inits if not o.loads_checkpoint])
-    last = plan_inits(module, [(o, v) for o, v in inits if o.loads_checkpoint])
+    plans = _plans_of(tracker)
+    got = plans.get(module, init_cfg) if plans is not None and init_cfg is not None else None
+    if got is not None:
+        first, last = got
+    else:
+        inits = prepare_inits(init_cfg) if init_cfg is not None else []
+        first = plan_inits(module, [(o, v) for o, v in inits if not o.loads_checkpoint])
+        last = plan_inits(module, [(o, v) for o, v in inits if o.loads_checkpoint])
     apply_steps(module, first, tracker)
     walk()
     apply_steps(module, last, tracker)
 
 
-def check_init_tree(root: nn.Module, init_cfg: Any = None) -> bool:
+def check_init_tree(root: nn.Module, init_cfg: Any = None,
+                    plans: InitPlans | None = None) -> bool:
     """Build and check every ``init_cfg`` an ``init_weights()`` walk from ``root`` will apply
     (and ``init_cfg`` for ``root`` itself), so that a bad value anywhere raises before any
     tensor is written. Writes nothing and warns about nothing.
 
+    Args:
+        root: the model.
+        init_cfg: a config for ``root`` itself, besides the modules' own (default None).
+        plans: when given, keeps the checked plans for the walk (:class:`InitPlans`).
+
     Returns:
         Whether one of them loads a checkpoint (the walk must then be able to undo itself).
     """
+    def check(m: nn.Module, cfg: Any) -> bool:
+        if plans is not None:
+            return plans.put(m, cfg, prepare_inits(cfg))
+        return loads_checkpoint(plan_inits(m, prepare_inits(cfg), warn=False))
+
     loads = False
     if init_cfg is not None:
-        loads = loads_checkpoint(plan_inits(root, prepare_inits(init_cfg), warn=False))
+        loads = check(root, init_cfg)
     stack = [root]
     while stack:
         m = stack.pop()
@@ -132,8 +204,7 @@ def check_init_tree(root: nn.Module, init_cfg: Any = None) -> bool:
             if m._is_init:
                 continue
             if m.init_cfg is not None:
-                steps = plan_inits(m, prepare_inits(m.init_cfg), warn=False)
-                loads = loads or loads_checkpoint(steps)
+                loads = check(m, m.init_cfg) or loads
         if m is root or _walks_into(m):
             stack.extend(m.children())
     return loads
@@ -204,6 +275,8 @@ def visit_module(child: nn.Module, tracker: InitTracker) -> None:
     if _is_default_init(fn):
         _run_default_init(child, fn, tracker)
     else:
+        if _plans_of(tracker) is not None:  # user code may change the structure: plan anew
+            tracker.plans = None
         writer = tracker.writer_for(child, USER, f"{name}.init_weights", via="init_weights")
         with tracker.writing(child, writer):
             fn()

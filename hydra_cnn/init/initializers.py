@@ -99,16 +99,24 @@ def _module_class_names() -> set[str]:
     return {c.__name__ for c in seen} | {"Module"}
 
 
+def _children(module: nn.Module) -> list[tuple[str, nn.Module]]:
+    """``module.named_children()`` as a list (each child once), without its generator."""
+    out = [(n, c) for n, c in module._modules.items() if c is not None]
+    if len(out) > 1 and len({id(c) for _, c in out}) < len(out):
+        return list(module.named_children())
+    return out
+
+
 def _apply_order(module: nn.Module) -> Iterator[tuple[str, nn.Module]]:
     """``(path, submodule)`` pairs in the order ``module.apply(fn)`` calls ``fn``: each child's
     subtree first, then the module itself (a module registered twice is visited twice, as
     there). Iterative, so deep models do not hit the recursion limit."""
-    stack = [("", module, iter(module.named_children()))]
+    stack = [("", module, iter(_children(module)))]
     while stack:
         path, m, children = stack[-1]
         for name, child in children:
             sub = f"{path}.{name}" if path else name
-            stack.append((sub, child, iter(child.named_children())))
+            stack.append((sub, child, iter(_children(child))))
             break
         else:
             stack.pop()

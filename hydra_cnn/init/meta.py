@@ -26,7 +26,13 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 
-from hydra_cnn.init.base_module import BaseModule, check_init_tree, init_subtree, visit_module
+from hydra_cnn.init.base_module import (
+    BaseModule,
+    InitPlans,
+    check_init_tree,
+    init_subtree,
+    visit_module,
+)
 from hydra_cnn.init.tracking import (
     NONE,
     RESET,
@@ -88,13 +94,17 @@ def _reset_flags(model: nn.Module) -> None:
 
 
 def _init(model: nn.Module, init_cfg: Any, report: bool, dry_run: bool = False,
-          loads: bool | None = None, seed: int | None = None) -> InitTracker:
+          loads: bool | None = None, seed: int | None = None,
+          plans: InitPlans | None = None) -> InitTracker:
     """Initialise ``model``; ``loads``: whether its configs load a checkpoint, when already
-    checked (None: check them now). Returns the run's tracker."""
+    checked (None: check them now); ``plans``: the plans that check kept. Returns the run's
+    tracker."""
     if loads is None:
-        loads = _check(model, init_cfg)
+        plans = InitPlans()
+        loads = _check(model, init_cfg, plans)
     with tracking(model, report=report, dry_run=dry_run, seed=seed,
                   transactional=loads and not dry_run) as tracker:
+        tracker.plans = plans
         _init_root(model, init_cfg, tracker)
     return tracker
 
@@ -111,24 +121,26 @@ def _uncovered(tracker: InitTracker) -> list[str]:
     return out
 
 
-def _check(model: nn.Module, init_cfg: Any) -> bool:
-    """Build and check every init config the run will apply (raises; writes nothing);
-    whether one loads a checkpoint."""
-    return check_init_tree(model, None if isinstance(model, BaseModule) else init_cfg)
+def _check(model: nn.Module, init_cfg: Any, plans: InitPlans) -> bool:
+    """Build and check every init config the run will apply (raises; writes nothing), keeping
+    the plans in ``plans``; whether one loads a checkpoint."""
+    return check_init_tree(model, None if isinstance(model, BaseModule) else init_cfg, plans)
 
 
-def _rehearse(model: nn.Module, init_cfg: Any) -> tuple[str | None, bool]:
+def _rehearse(model: nn.Module, init_cfg: Any, plans: InitPlans) -> tuple[str | None, bool]:
     """Run the init on the meta-device ``model``: ``(None when it covers every tensor, else
-    why; whether the configs load a checkpoint)``.
+    why; whether the configs load a checkpoint)``. The checked plans go to ``plans``, for the
+    real run to reuse.
 
     A bad init config raises here, before the model is built for real.
     """
-    loads = _check(model, init_cfg)
+    loads = _check(model, init_cfg, plans)
     mark_uninitialized(model)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            tracker = _init(model, init_cfg, report=True, dry_run=True, loads=loads)
+            tracker = _init(model, init_cfg, report=True, dry_run=True, loads=loads,
+                            plans=plans)
     except Exception as exc:  # a data-dependent init cannot run on meta tensors
         return f"its init fails on the meta device ({type(exc).__name__}: {exc})", loads
     finally:
@@ -191,12 +203,14 @@ def build_model(
         reason = f"building it on the meta device fails ({type(exc).__name__}: {exc})"
     else:
         model = _built(built)
-        reason, loads = _rehearse(model, init_cfg)
+        plans = InitPlans()
+        reason, loads = _rehearse(model, init_cfg, plans)
         if reason is None:
             materialize(model, device)
             _reset_flags(model)
             mark_uninitialized(model)
-            _init(model, init_cfg, report, loads=loads, seed=seed)  # the rehearsal checked it
+            # the rehearsal checked and planned it
+            _init(model, init_cfg, report, loads=loads, seed=seed, plans=plans)
             logger.debug("build_model: %s built on the meta device; PyTorch's default init "
                          "skipped", type(model).__name__)
             return model

@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.modules.batchnorm import _NormBase
 
 __all__ = [
     "CHECKPOINT",
@@ -58,6 +59,8 @@ CHECKPOINT = "checkpoint"
 # origin of a write: who caused it
 NONE, CONFIG, LOADED, USER, DEFAULT, RESET = "none", "config", "checkpoint", "user", "default", "reset"
 _PROTECTING = frozenset({CONFIG, LOADED, USER})  # writes a built-in default init must not undo
+
+_NORM_STATS = ("running_mean", "running_var", "num_batches_tracked")  # what _NormBase resets
 
 _EMPTY_ATTR = "_hydra_cnn_empty_"
 _RECORD_ATTR = "_hydra_cnn_init_record_"
@@ -180,19 +183,24 @@ def _preorder(root: nn.Module) -> tuple[list[tuple[str, nn.Module]], dict[int, t
     return order, spans, shared
 
 
-@dataclasses.dataclass
 class _Slot:
-    """Where a tracked tensor lives: ``owner._parameters[attr]`` or ``owner._buffers[attr]``."""
+    """Where a tracked tensor lives: ``owner._parameters[attr]`` or ``owner._buffers[attr]``
+    (``table``: that dict itself, so a tensor replaced in it during init is seen). ``dup``: a
+    second owner of a shared tensor (listed once, under its first name)."""
 
-    name: str
-    kind: str
-    owner: nn.Module
-    attr: str
-    dup: bool = False  # a second owner of a shared tensor (listed once, under its first name)
+    __slots__ = ("attr", "dup", "kind", "name", "owner", "table")
+
+    def __init__(self, name: str, kind: str, owner: nn.Module, attr: str,
+                 table: dict[str, Any], dup: bool = False) -> None:
+        self.name = name
+        self.kind = kind
+        self.owner = owner
+        self.attr = attr
+        self.table = table
+        self.dup = dup
 
     def tensor(self) -> torch.Tensor | None:
-        table = self.owner._parameters if self.kind == "parameter" else self.owner._buffers
-        return table.get(self.attr)
+        return self.table.get(self.attr)
 
 
 class InitTracker:
@@ -229,6 +237,7 @@ class InitTracker:
         self.seed = seed
         self.transactional = False
         self.mode_active = False
+        self.plans: Any = None  # checked plans to reuse (base_module.InitPlans), if any
         self._saved: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self._paths: dict[int, str] = {}
         self._names: dict[int, str] = {}  # id(tensor) -> canonical name
@@ -244,25 +253,32 @@ class InitTracker:
         stored = None if empty else root.__dict__.get(_RECORD_ATTR)
         earlier = stored.pending() if isinstance(stored, _Record) else None
         previous = stored.entries() if isinstance(stored, _Record) and earlier is None else None
-        for path, m in root.named_modules(remove_duplicate=False):
-            self._paths.setdefault(id(m), path)
         order, self._spans, self._shared = _preorder(root)
+        # a module's first path in named_modules(remove_duplicate=False) is its path in the
+        # preorder, which visits a shared module's subtree once, at its first occurrence
+        self._paths = {id(m): path for path, m in order}
         self._slots: list[_Slot] = []
         self._slot_start: list[int] = []  # module index -> first slot index
+        names, seen, origins, slots = self._names, self._seen, self._origin, self._slots
         for path, m in order:
-            self._slot_start.append(len(self._slots))
-            for n, kind, t in _direct_tensors(m):
-                if id(t) in self._names:  # a tensor shared by two modules is listed once
-                    self._slots.append(_Slot(self._names[id(t)], kind, m, n, dup=True))
-                    continue
-                name = f"{path}.{n}" if path else n
-                self._names[id(t)] = name
-                self._seen[name] = (id(t), _version(t))
-                self._origin[name] = NONE
-                self._slots.append(_Slot(name, kind, m, n))
-                if not self.has_dtensor and hasattr(t, "_local_tensor"):
-                    self.has_dtensor = True
-        self._slot_start.append(len(self._slots))
+            self._slot_start.append(len(slots))
+            for kind, table in (("parameter", m._parameters), ("buffer", m._buffers)):
+                for n, t in table.items():
+                    if t is None:
+                        continue
+                    if id(t) in names:  # a tensor shared by two modules is listed once
+                        slots.append(_Slot(names[id(t)], kind, m, n, table, dup=True))
+                        continue
+                    name = f"{path}.{n}" if path else n
+                    names[id(t)] = name
+                    if hasattr(t, "_local_tensor"):
+                        self.has_dtensor = True
+                        seen[name] = (id(t), _version(t))
+                    else:
+                        seen[name] = (id(t), _plain_version(t))
+                    origins[name] = NONE
+                    slots.append(_Slot(name, kind, m, n, table))
+        self._slot_start.append(len(slots))
         self._version = _version if self.has_dtensor else _plain_version
         if earlier is not None:  # continue an earlier run nobody read: take over its writers
             origin = self._origin
@@ -305,12 +321,13 @@ class InitTracker:
     def _iter(self, module: nn.Module) -> Iterator[tuple[str, str, torch.Tensor]]:
         span = None if self._shared else self._spans.get(id(module))
         if span is not None and span[1] >= 0:
+            names = self._names
             for slot in self._slots[self._slot_start[span[0]]:self._slot_start[span[1]]]:
-                t = slot.tensor()
+                t = slot.table.get(slot.attr)
                 if t is None:
                     continue
-                if id(t) not in self._names and not slot.dup:  # replaced during init
-                    self._names[id(t)] = slot.name
+                if not slot.dup and id(t) not in names:  # replaced during init
+                    names[id(t)] = slot.name
                 yield slot.name, slot.kind, t
             return
         base = self._paths.get(id(module))
@@ -345,14 +362,16 @@ class InitTracker:
         self._saved.clear()
 
     # -- recording -----------------------------------------------------------------------------
-    def sweep(self, module: nn.Module, writer: Writer | None) -> None:
+    def sweep(self, module: nn.Module, writer: Writer | None,
+              items: list[tuple[str, str, torch.Tensor]] | None = None) -> None:
         """Attribute every tensor of ``module`` changed since last seen to ``writer``.
 
         Inside :meth:`run_guarded`, a default writer's change to a guarded tensor is undone
-        instead; a config's change to one becomes the value to keep.
+        instead; a config's change to one becomes the value to keep. ``items``: ``module``'s
+        tensors as :meth:`_iter` lists them, when the caller has just listed them.
         """
         seen, version = self._seen, self._version
-        for name, _kind, t in self._iter(module):
+        for name, _kind, t in self._iter(module) if items is None else items:
             state = (id(t), version(t))
             if seen.get(name) == state:
                 continue
@@ -410,13 +429,15 @@ class InitTracker:
         it undo what a config, a checkpoint or a user's init wrote under ``module``: such
         tensors are copied first and restored if the default overwrote them. ``kind``
         (``'buffer'``, for ``reset_running_stats``): only tensors of that kind can change."""
+        items = list(self._iter(module))  # one listing for the guard, the sweep and the save
+        origin = self._origin
         guard = {
-            name: (t, t.detach().clone()) for name, k, t in self._iter(module)
-            if (kind is None or k == kind) and self._origin.get(name, NONE) in _PROTECTING
+            name: (t, t.detach().clone()) for name, k, t in items
+            if (kind is None or k == kind) and origin.get(name, NONE) in _PROTECTING
         }
-        self.sweep(module, self._stack[-1] if self._stack else None)
+        self.sweep(module, self._stack[-1] if self._stack else None, items)
         if self.transactional:
-            self.save(t for _, _, t in self._iter(module))
+            self.save(t for _, _, t in items)
         self._guards.append(guard)
         self._stack.append(writer)
         try:
@@ -433,13 +454,21 @@ class InitTracker:
         """Reset what nothing wrote in an uninitialised (``to_empty``) model; warn about the rest."""
         if not self.empty:
             return
+        stats = self._left_norm_stats() if self.dry_run else None
+        if stats is not None:  # a rehearsal: what torch's own reset would write, without it
+            for m, names in stats:
+                writer = self.writer_for(m, RESET, "reset_running_stats")
+                for name in names:
+                    self._origin[name] = RESET
+                    self._writer[name] = (writer, self.seed)
+            return
         for _, m in self.root.named_modules():
             for kind, method in (("parameter", "reset_parameters"), ("buffer", "reset_running_stats")):
+                if not any(k == kind and not self.written(self._names.get(id(t), ""))
+                           for _, k, t in _direct_tensors(m)):
+                    continue  # looked up only where something is left (a miss costs)
                 fn = getattr(m, method, None)
-                if callable(fn) and any(
-                    k == kind and not self.written(self._names.get(id(t), ""))
-                    for _, k, t in _direct_tensors(m)
-                ):
+                if callable(fn):
                     self.run_guarded(m, fn, self.writer_for(m, RESET, method),
                                      kind="buffer" if kind == "buffer" else None)
         left = [n for n, o in self._origin.items() if o == NONE]
@@ -451,6 +480,32 @@ class InitTracker:
                 "a reset_parameters() method.",
                 stacklevel=4,
             )
+
+    def _left_norm_stats(self) -> list[tuple[nn.Module, list[str]]] | None:
+        """When all that nothing wrote are norm layers' running statistics that torch's own
+        ``reset_running_stats`` writes: those layers with the names of the statistics left;
+        otherwise None.
+
+        A rehearsal (meta tensors, no values) then records the reset :meth:`finish` would run
+        as the writer of those statistics instead of running it: the coverage it proves is the
+        same, at a fraction of the cost.
+        """
+        out: list[tuple[nn.Module, list[str]]] = []
+        written = self.written
+        for _, m in self.root.named_modules():
+            left = [(n, kind, self._names.get(id(t))) for n, kind, t in _direct_tensors(m)
+                    if not written(self._names.get(id(t), ""))]
+            if not left:
+                continue
+            stock = (isinstance(m, _NormBase) and m.track_running_stats
+                     and type(m).reset_running_stats is _NormBase.reset_running_stats
+                     and "reset_running_stats" not in m.__dict__
+                     and all(m._buffers.get(s) is not None for s in _NORM_STATS))
+            if not stock or any(kind != "buffer" or n not in _NORM_STATS or name is None
+                                for n, kind, name in left):
+                return None
+            out.append((m, [name for _, _, name in left if name is not None]))
+        return out
 
     def recorded(self) -> list[InitEntry]:
         """The entries of this run, in module order."""
@@ -632,21 +687,23 @@ def materialize(model: nn.Module, device: torch.device) -> None:
     ``device`` (what ``nn.Module.to_empty`` does, without its ``_apply`` machinery, whose
     first use in a process imports torch's symbolic-shapes stack). A model holding DTensors
     (sharded) or tensor subclasses goes through ``nn.Module.to_empty``."""
-    tensors = [t for m in model.modules() for table in (m._parameters, m._buffers)
-               for t in table.values() if t is not None]
-    if any(type(t) not in (torch.Tensor, nn.Parameter) for t in tensors) or any(
-            type(m).__name__.startswith("FSDP") for m in model.modules()):
+    modules = list(model.modules())
+    tables = [table for m in modules for table in (m._parameters, m._buffers) if table]
+    plain = (torch.Tensor, nn.Parameter)
+    if any(type(t) not in plain for table in tables for t in table.values() if t is not None) or any(
+            type(m).__name__.startswith("FSDP") for m in modules):
         nn.Module.to_empty(model, device=device)
         return
     done: dict[int, torch.Tensor] = {}  # a tensor shared by two modules stays shared
     with torch.no_grad():
-        for m in model.modules():
-            for table in (m._parameters, m._buffers):
-                for k, t in table.items():
-                    if t is None:
-                        continue
-                    if id(t) not in done:
-                        fresh = torch.empty(t.shape, dtype=t.dtype, device=device)
-                        done[id(t)] = (nn.Parameter(fresh, requires_grad=t.requires_grad)
-                                       if isinstance(t, nn.Parameter) else fresh)
-                    table[k] = done[id(t)]  # type: ignore[assignment]
+        for table in tables:
+            for k, t in table.items():
+                if t is None:
+                    continue
+                fresh = done.get(id(t))
+                if fresh is None:
+                    fresh = torch.empty(t.shape, dtype=t.dtype, device=device)
+                    if isinstance(t, nn.Parameter):
+                        fresh = nn.Parameter(fresh, requires_grad=t.requires_grad)
+                    done[id(t)] = fresh
+                table[k] = fresh  # type: ignore[assignment]

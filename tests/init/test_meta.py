@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any
 
 import pytest
@@ -196,3 +197,76 @@ def test_real_resnet_through_the_meta_device(monkeypatch: pytest.MonkeyPatch) ->
     assert report["conv1.weight"].writer == "Kaiming" and report["fc.weight"].writer == "Kaiming"
     assert report["layer1.0.bn2.weight"].writer == "ResNet.init_weights"  # zero_init_residual
     check_bn_stats(model)
+
+
+class _StatsOff(BaseModule):
+    """A conv + batch norm whose running statistics are switched off after construction: torch's
+    ``reset_running_stats`` then leaves its (still registered) statistics alone."""
+
+    def __init__(self, init_cfg: Any = None) -> None:
+        super().__init__(init_cfg)
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.bn = nn.BatchNorm2d(4)
+        self.bn.track_running_stats = False
+
+
+class _OwnReset(nn.BatchNorm2d):
+    """A batch norm whose own ``reset_running_stats`` fills running_var with 2."""
+
+    def reset_running_stats(self) -> None:
+        super().reset_running_stats()
+        if self.track_running_stats:
+            self.running_var.fill_(2)  # type: ignore[union-attr]
+
+
+class _OwnResetNet(BaseModule):
+    def __init__(self, init_cfg: Any = None) -> None:
+        super().__init__(init_cfg)
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.bn = _OwnReset(4)
+
+
+def test_build_model_norm_stats_nothing_resets_build_normally(
+        caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG, logger="hydra_cnn.init"):
+        model = build_model(lambda: _StatsOff(init_cfg=COVER_ALL))
+    assert "building" in caplog.text and "does not cover bn.running_mean" in caplog.text
+    assert torch.equal(model.bn.running_mean, torch.zeros(4))  # PyTorch's constructor values
+    assert torch.equal(model.bn.running_var, torch.ones(4))
+
+
+def test_build_model_norm_with_own_reset_runs_it(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG, logger="hydra_cnn.init"):
+        model = build_model(lambda: _OwnResetNet(init_cfg=COVER_ALL))
+    assert "built on the meta device" in caplog.text
+    assert torch.equal(model.bn.running_var, torch.full((4,), 2.0))
+    assert torch.equal(model.bn.running_mean, torch.zeros(4))
+    report = model.init_report()
+    assert report["bn.running_var"].writer == "reset_running_stats"
+    assert report.uninitialized() == []
+
+
+class _FcChild(BaseModule):
+    def __init__(self) -> None:
+        super().__init__(init_cfg=dict(type="Constant", val=3, override=dict(name="fc")))
+        self.fc = nn.Linear(2, 2)
+
+
+class _ReplacesChildFc(BaseModule):
+    """Its own init_weights replaces a layer that a child's override targets, then walks on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.child = _FcChild()
+
+    def init_weights(self) -> None:
+        self.child.fc = nn.Linear(2, 2, device=self.child.fc.weight.device)
+        super().init_weights()
+
+
+def test_build_model_init_weights_that_replaces_a_layer_gets_it_initialised() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "nothing initialised" warning about the new layer
+        model = build_model(_ReplacesChildFc)
+    assert torch.equal(model.child.fc.weight, torch.full((2, 2), 3.0))
+    assert torch.equal(model.child.fc.bias, torch.zeros(2))
