@@ -314,6 +314,21 @@ def _out_size(size: Sequence[int], padding: Sequence[int], dilation: Sequence[in
     return h, w
 
 
+
+def _patch_geometry(owner: str, kernel_size: Any, stride: Any, dilation: Any, padding: Any
+                    ) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int],
+                               AdaptivePadding | None]:
+    """Pairs of ``kernel_size``/``stride``/``dilation``/``padding`` for a patch layer; a string
+    ``padding`` (``'corner'``/``'same'``) becomes an :class:`AdaptivePadding` and zero padding."""
+    kernel_size = _to_2tuple(owner, "kernel_size", kernel_size)
+    stride = _to_2tuple(owner, "stride", stride)
+    dilation = _to_2tuple(owner, "dilation", dilation)
+    adaptive = None
+    if isinstance(padding, str):
+        adaptive = AdaptivePadding(kernel_size, stride, dilation, padding)
+        padding = 0
+    return kernel_size, stride, dilation, _to_2tuple(owner, "padding", padding), adaptive
+
 class PatchEmbed(BaseModule):
     """Image to patch tokens: a strided conv, flattened to ``(B, h*w, embed_dims)``, then a norm.
 
@@ -349,14 +364,8 @@ class PatchEmbed(BaseModule):
         self.embed_dims = embed_dims
         if stride is None:
             stride = kernel_size
-        kernel_size = _to_2tuple("PatchEmbed", "kernel_size", kernel_size)
-        stride = _to_2tuple("PatchEmbed", "stride", stride)
-        dilation = _to_2tuple("PatchEmbed", "dilation", dilation)
-        self.adaptive_padding: AdaptivePadding | None = None
-        if isinstance(padding, str):
-            self.adaptive_padding = AdaptivePadding(kernel_size, stride, dilation, padding)
-            padding = 0
-        padding = _to_2tuple("PatchEmbed", "padding", padding)
+        kernel_size, stride, dilation, padding, self.adaptive_padding = _patch_geometry(
+            "PatchEmbed", kernel_size, stride, dilation, padding)
         self.projection = build_conv_layer(
             dict(type=conv_type), in_channels=in_channels, out_channels=embed_dims,
             kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation, bias=bias)
@@ -417,14 +426,8 @@ class PatchMerging(BaseModule):
         self.out_channels = out_channels
         if not stride:
             stride = kernel_size
-        kernel_size = _to_2tuple("PatchMerging", "kernel_size", kernel_size)
-        stride = _to_2tuple("PatchMerging", "stride", stride)
-        dilation = _to_2tuple("PatchMerging", "dilation", dilation)
-        self.adaptive_padding: AdaptivePadding | None = None
-        if isinstance(padding, str):
-            self.adaptive_padding = AdaptivePadding(kernel_size, stride, dilation, padding)
-            padding = 0
-        padding = _to_2tuple("PatchMerging", "padding", padding)
+        kernel_size, stride, dilation, padding, self.adaptive_padding = _patch_geometry(
+            "PatchMerging", kernel_size, stride, dilation, padding)
         self.sampler = nn.Unfold(kernel_size=kernel_size, dilation=dilation, padding=padding,
                                  stride=stride)
         sample_dim = kernel_size[0] * kernel_size[1] * in_channels
